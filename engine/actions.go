@@ -43,6 +43,8 @@ type ProbeVM struct {
 	Secret      string `json:"secret,omitempty"`
 	BootCommand string `json:"boot_command,omitempty"`
 	ListCommand string `json:"list_command"`
+	// ListAfterBootFailure: run ListCommand even if BootCommand fails.
+	ListAfterBootFailure bool `json:"list_after_boot_failure,omitempty"`
 }
 
 // StartContainer runs Command (crunch-run --detach ...) on a verified

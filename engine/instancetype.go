@@ -6,26 +6,26 @@ type InstanceType struct {
 	// Name is the map key in the config; it is what the InstanceType tag
 	// records on each VM.
 	Name            string      `json:"-" yaml:"-"`
-	ProviderType    string      `json:"ProviderType"`
-	VCPUs           int         `json:"VCPUs"`
-	RAM             ByteSize    `json:"RAM"`
-	IncludedScratch ByteSize    `json:"IncludedScratch"`
-	AddedScratch    ByteSize    `json:"AddedScratch"`
-	Price           float64     `json:"Price"`
-	Preemptible     bool        `json:"Preemptible"`
-	GPU             GPUFeatures `json:"GPU"`
+	ProviderType    string      `json:"ProviderType" yaml:"ProviderType"`
+	VCPUs           int         `json:"VCPUs" yaml:"VCPUs"`
+	RAM             ByteSize    `json:"RAM" yaml:"RAM"`
+	IncludedScratch ByteSize    `json:"IncludedScratch" yaml:"IncludedScratch"`
+	AddedScratch    ByteSize    `json:"AddedScratch" yaml:"AddedScratch"`
+	Price           float64     `json:"Price" yaml:"Price"`
+	Preemptible     bool        `json:"Preemptible" yaml:"Preemptible"`
+	GPU             GPUFeatures `json:"GPU" yaml:"GPU"`
 }
 
 // GPUFeatures describes the GPUs of an instance type.
 type GPUFeatures struct {
 	// Stack is "", "cuda" or "rocm".
-	Stack         string `json:"Stack"`
-	DriverVersion string `json:"DriverVersion"`
+	Stack         string `json:"Stack" yaml:"Stack"`
+	DriverVersion string `json:"DriverVersion" yaml:"DriverVersion"`
 	// HardwareTarget is the CUDA compute capability ("8.6") or the ROCm
 	// target ("gfx1100").
-	HardwareTarget string   `json:"HardwareTarget"`
-	DeviceCount    int      `json:"DeviceCount"`
-	VRAM           ByteSize `json:"VRAM"`
+	HardwareTarget string   `json:"HardwareTarget" yaml:"HardwareTarget"`
+	DeviceCount    int      `json:"DeviceCount" yaml:"DeviceCount"`
+	VRAM           ByteSize `json:"VRAM" yaml:"VRAM"`
 }
 
 // Scratch is the total local scratch space of the type.

@@ -1,0 +1,243 @@
+package engine
+
+import (
+	"sort"
+	"time"
+)
+
+// ctrOp is an API call in flight for a container. While one is in
+// flight no other is started for the same container.
+type ctrOp string
+
+const (
+	opNone   ctrOp = ""
+	opLock   ctrOp = "lock"
+	opUnlock ctrOp = "unlock"
+	opCancel ctrOp = "cancel"
+)
+
+// ctr is the engine's record of one container in the queue.
+type ctr struct {
+	c     Container
+	needs Resources
+	// types are the eligible instance types, cheapest first.
+	types []*InstanceType
+	// unsatisfiable is why no type fits; such a container is cancelled
+	// and never scheduled.
+	unsatisfiable error
+	firstSeen     time.Time
+	op            ctrOp
+	// touched is when an API reply last changed the record locally; a
+	// poll that started earlier must not overwrite it.
+	touched time.Time
+	// cancelAfterLock holds the runtime error to record once the lock
+	// (needed to set runtime_status) succeeds.
+	cancelAfterLock string
+	status          SchedulingStatus
+	// onVM: a runner exists for it (as of the last sort).
+	onVM bool
+}
+
+func (e *Engine) mine(c *Container) bool {
+	return c.LockedByUUID != "" && c.LockedByUUID == e.cfg.DispatcherToken
+}
+
+func (e *Engine) onPolled(ev QueuePolled) {
+	cv := &e.cfg.Containers.CloudVMs
+	e.polling = false
+	took := e.now.Sub(ev.Start)
+	wait := cv.PollInterval
+	if took > wait {
+		// A slow answer means a loaded API server: poll less often.
+		wait = took
+	}
+	e.pollDue = e.now.Add(wait)
+	if ev.Err != nil {
+		if ev.Err.Status == 503 {
+			e.last503 = e.now
+		}
+		return
+	}
+	seen := make(map[string]struct{}, len(ev.Containers))
+	for i := range ev.Containers {
+		c := &ev.Containers[i]
+		seen[c.UUID] = struct{}{}
+		x := e.ctrs[c.UUID]
+		if x == nil {
+			e.addCtr(c)
+			continue
+		}
+		if x.touched.After(ev.Start) || x.op != opNone {
+			continue
+		}
+		e.updateCtr(x, c)
+	}
+	for _, x := range e.order {
+		if _, ok := seen[x.c.UUID]; ok || x.touched.After(ev.Start) || x.op != opNone {
+			continue
+		}
+		// Deleted, finished and forgotten by the API, or taken by
+		// another dispatcher.
+		e.forgetCtr(x)
+	}
+	e.polled = true
+	e.pollStart = ev.Start
+	for uuid := range e.exited {
+		e.recheck[uuid] = struct{}{}
+	}
+}
+
+// addCtr caches a container seen for the first time.
+func (e *Engine) addCtr(c *Container) {
+	x := &ctr{c: *c, firstSeen: e.now}
+	x.c.Mounts = nil
+	x.needs = ResourcesNeeded(e.cfg, c)
+	x.types, x.unsatisfiable = e.menu.Choose(c)
+	e.ctrs[c.UUID] = x
+	e.order = append(e.order, x)
+	e.orderDirty = true
+	e.dirty = true
+	e.recheck[c.UUID] = struct{}{}
+}
+
+// updateCtr applies a fresher record.
+func (e *Engine) updateCtr(x *ctr, c *Container) {
+	old := &x.c
+	if old.State != c.State || old.Priority != c.Priority || old.LockedByUUID != c.LockedByUUID {
+		e.orderDirty = true
+		e.dirty = true
+		e.recheck[c.UUID] = struct{}{}
+	}
+	mounts := x.c.Mounts
+	x.c = *c
+	x.c.Mounts = mounts
+}
+
+// setRecord applies an API reply (lock, unlock, cancel).
+func (e *Engine) setRecord(x *ctr, c *Container) {
+	x.touched = e.now
+	if c != nil {
+		e.updateCtr(x, c)
+	}
+	e.recheck[x.c.UUID] = struct{}{}
+	e.dirty = true
+}
+
+// forgetCtr drops a container from the cache.
+func (e *Engine) forgetCtr(x *ctr) {
+	delete(e.ctrs, x.c.UUID)
+	delete(e.exited, x.c.UUID)
+	x.c.State = "" // marks it for removal from e.order
+	e.orderDirty = true
+	e.dirty = true
+	if _, ok := e.runOn[x.c.UUID]; ok {
+		e.recheck[x.c.UUID] = struct{}{}
+	}
+}
+
+func (e *Engine) lock(x *ctr) {
+	x.op = opLock
+	e.emit(LockContainer{UUID: x.c.UUID})
+}
+
+func (e *Engine) unlock(x *ctr, reason Reason) {
+	x.op = opUnlock
+	e.emit(UnlockContainer{UUID: x.c.UUID, Reason: reason})
+}
+
+// cancel cancels a container we hold locked (or Running), recording why
+// in runtime_status.
+func (e *Engine) cancel(x *ctr, reason Reason, runtimeError string) {
+	x.op = opCancel
+	if runtimeError == "" {
+		runtimeError = string(reason)
+	}
+	e.emit(CancelContainer{UUID: x.c.UUID, Reason: reason, RuntimeError: runtimeError})
+}
+
+func (e *Engine) on503(err *APIError) {
+	if err != nil && err.Status == 503 {
+		e.last503 = e.now
+	}
+}
+
+func (e *Engine) onLocked(ev ContainerLocked) {
+	x := e.ctrs[ev.UUID]
+	if x == nil {
+		return
+	}
+	x.op = opNone
+	e.on503(ev.Err)
+	if ev.Err != nil {
+		e.setRecord(x, nil)
+		if x.cancelAfterLock != "" && ev.Err.Status != 503 {
+			// Not lockable (gone, priority 0, taken): try again after
+			// the next poll shows its state.
+			x.touched = time.Time{}
+		}
+		return
+	}
+	e.setRecord(x, ev.Container)
+	if x.cancelAfterLock != "" && x.c.State == Locked && e.mine(&x.c) {
+		e.cancel(x, ReasonUnsatisfiable, x.cancelAfterLock)
+	}
+}
+
+func (e *Engine) onUnlocked(ev ContainerUnlocked) {
+	x := e.ctrs[ev.UUID]
+	if x == nil {
+		return
+	}
+	x.op = opNone
+	e.on503(ev.Err)
+	e.setRecord(x, ev.Container)
+}
+
+func (e *Engine) onCancelled(ev ContainerCancelled) {
+	x := e.ctrs[ev.UUID]
+	if x == nil {
+		return
+	}
+	x.op = opNone
+	e.on503(ev.Err)
+	e.setRecord(x, ev.Container)
+}
+
+// sortOrder sorts the queue as the scheduler walks it (§4.2): containers
+// already running first, then Locked before Queued (finishing what we
+// started avoids lock churn), then priority, then first seen, then UUID.
+func (e *Engine) sortOrder() {
+	if !e.orderDirty {
+		return
+	}
+	e.orderDirty = false
+	live := e.order[:0]
+	for _, x := range e.order {
+		if x.c.State != "" {
+			live = append(live, x)
+		}
+	}
+	for i := len(live); i < len(e.order); i++ {
+		e.order[i] = nil
+	}
+	e.order = live
+	for _, x := range e.order {
+		_, x.onVM = e.runOn[x.c.UUID]
+	}
+	sort.Slice(e.order, func(i, j int) bool {
+		a, b := e.order[i], e.order[j]
+		if a.onVM != b.onVM {
+			return a.onVM
+		}
+		if al, bl := a.c.State == Locked, b.c.State == Locked; al != bl {
+			return al
+		}
+		if a.c.Priority != b.c.Priority {
+			return a.c.Priority > b.c.Priority
+		}
+		if !a.firstSeen.Equal(b.firstSeen) {
+			return a.firstSeen.Before(b.firstSeen)
+		}
+		return a.c.UUID < b.c.UUID
+	})
+}

@@ -1,0 +1,331 @@
+package engine
+
+import "time"
+
+const quietAfter503 = time.Minute
+
+// schedStats are the scheduler's gauges from its last pass.
+type schedStats struct {
+	allocatedNotStarted int
+	overQuota           int
+	longestWait         time.Duration
+}
+
+// slot is a VM (or pending create) as a place for containers during one
+// scheduling pass: its free resources after what runs or is allocated.
+type slot struct {
+	v    *vm
+	free Resources
+	n    int // containers running or allocated
+	full bool
+}
+
+// schedule maps the queue onto VMs (§4.2): start containers on VMs with
+// room, lock queued ones, create VMs for locked ones, and, when the
+// cloud account is full, unlock what cannot run and shut down idle VMs
+// that could make room for the next in line.
+func (e *Engine) schedule() {
+	cv := &e.cfg.Containers.CloudVMs
+	e.sortOrder()
+
+	byType, total := e.slots()
+	running := len(e.runOn)
+	e.adjustMaxContainers(running, total)
+	maxSupervisors := 0
+	if cv.SupervisorFraction > 0 && e.maxContainers > 0 {
+		maxSupervisors = int(float64(e.maxContainers) * cv.SupervisorFraction)
+		if maxSupervisors < 1 {
+			maxSupervisors = 1
+		}
+	}
+	// Headroom for new instances: MaxInstances, and the quota level
+	// learned from quota errors, approached one instance at a time.
+	headroom := -1
+	if cv.MaxInstances > 0 {
+		headroom = cv.MaxInstances - total
+	}
+	if e.instancesWithinQuota > 0 {
+		if h := e.instancesWithinQuota + 1 - total; headroom < 0 || h < headroom {
+			headroom = h
+		}
+	}
+	atQuota := e.atQuota()
+	planned := e.committed // hourly price including creates planned this pass
+	limit := MoneyFromFloat(cv.MaxHourlyCost)
+	capacity := map[*InstanceType]bool{} // frozen for the pass
+
+	availableType := func(x *ctr) *InstanceType {
+		for _, it := range x.types {
+			at, ok := capacity[it]
+			if !ok {
+				at = e.atCapacity(it)
+				capacity[it] = at
+			}
+			if !at {
+				return it
+			}
+		}
+		return nil
+	}
+	overBudget := func(it *InstanceType) bool {
+		return limit > 0 && planned+it.HourlyPrice() > limit
+	}
+
+	trying := running
+	supervisors := 0
+	qpos := 0
+	newInstances := 0
+	var overquota, overSuper []*ctr
+	overKind := statusAtQuota
+	e.sched = schedStats{}
+	var oldest time.Time
+
+	for i, x := range e.order {
+		c := &x.c
+		if c.State != Queued && c.State != Locked {
+			x.status = SchedulingStatus{}
+			continue
+		}
+		if x.unsatisfiable != nil {
+			x.status = SchedulingStatus{kind: statusUnsatisfiable}
+			continue
+		}
+		if c.SchedulingParameters.Supervisor {
+			supervisors++
+		}
+		if x.onVM {
+			x.status = SchedulingStatus{kind: statusAllocated}
+			continue
+		}
+		if c.Priority < 1 {
+			x.status = SchedulingStatus{kind: statusPriorityZero, state: c.State}
+			continue
+		}
+		if oldest.IsZero() || c.CreatedAt.Before(oldest) {
+			oldest = c.CreatedAt
+		}
+		if c.SchedulingParameters.Supervisor && supervisors > maxSupervisors {
+			overSuper = append(overSuper, x)
+			x.status = SchedulingStatus{kind: statusSupervisorQueue, position: len(overSuper)}
+			continue
+		}
+		if e.maxContainers > 0 && trying >= e.maxContainers {
+			x.status = SchedulingStatus{}
+			continue
+		}
+		trying++
+		best := e.bestSlot(x, byType)
+		if best != nil {
+			best.free.Sub(x.needs)
+			best.n++
+			switch {
+			case c.State == Queued:
+				if x.op == opNone {
+					e.lock(x)
+				}
+				x.status = SchedulingStatus{kind: statusAllocated}
+			case best.v.ready() && x.op == opNone:
+				e.start(best.v, x)
+				x.status = SchedulingStatus{kind: statusAllocated}
+			default:
+				e.sched.allocatedNotStarted++
+				x.status = SchedulingStatus{kind: statusWaitBoot, typeName: best.v.typeName}
+			}
+			continue
+		}
+		// No room on any VM: this container needs a new one.
+		it := availableType(x)
+		if atQuota || headroom >= 0 && newInstances >= headroom {
+			overquota = e.order[i:]
+			break
+		}
+		if it != nil && overBudget(it) {
+			overquota, overKind = e.order[i:], statusAtBudget
+			break
+		}
+		if it == nil {
+			qpos++
+			x.status = SchedulingStatus{kind: statusCapacityTypes, position: qpos, types: x.types}
+			continue
+		}
+		newInstances++
+		planned += it.HourlyPrice()
+		if c.State == Queued {
+			// Lock first; the create follows in the step that gets the
+			// lock reply.
+			if x.op == opNone {
+				e.lock(x)
+			}
+			x.status = SchedulingStatus{kind: statusWaitBoot, typeName: it.Name}
+			continue
+		}
+		if !e.canCreate() || x.op != opNone {
+			qpos++
+			x.status = SchedulingStatus{kind: statusAtCapacity, position: qpos}
+			continue
+		}
+		v := e.create(it.Name, it)
+		s := e.newSlot(v)
+		s.free.Sub(x.needs)
+		s.n++
+		byType[it.Name] = append(byType[it.Name], s)
+		e.sched.allocatedNotStarted++
+		x.status = SchedulingStatus{kind: statusWaitBoot, typeName: it.Name}
+	}
+
+	// Everything from the first container that found no instance under
+	// quota waits; so does everything skipped above without a status.
+	inOver := make(map[*ctr]bool, len(overquota))
+	for _, x := range overquota {
+		inOver[x] = true
+	}
+	for _, x := range e.order {
+		if x.c.State != Queued && x.c.State != Locked || x.unsatisfiable != nil {
+			continue
+		}
+		if x.status.kind != statusNone && !inOver[x] {
+			continue
+		}
+		if x.onVM || x.c.Priority < 1 {
+			continue
+		}
+		qpos++
+		kind := statusAtCapacity
+		if inOver[x] {
+			kind = overKind
+		}
+		x.status = SchedulingStatus{kind: kind, position: qpos}
+	}
+	e.sched.overQuota = len(overquota) + len(overSuper)
+	if !oldest.IsZero() {
+		e.sched.longestWait = e.now.Sub(oldest)
+	}
+
+	// Unlock what cannot run, but keep the next in line locked when
+	// instances exist (one may free up): unlocking it each time quota
+	// flaps would burn its MaxDispatchAttempts.
+	for _, x := range overSuper {
+		if x.c.State == Locked && x.op == opNone && !x.onVM {
+			e.unlock(x, ReasonExcessSupervisor)
+		}
+	}
+	keepFirst := total > 0
+	for _, x := range overquota {
+		if x.c.State != Locked || x.onVM || x.c.Priority < 1 || x.unsatisfiable != nil {
+			continue
+		}
+		if keepFirst {
+			keepFirst = false
+			continue
+		}
+		if x.op == opNone {
+			e.unlock(x, ReasonOverQuotaUnlock)
+		}
+	}
+	if len(overquota) > 0 {
+		// Idle VMs nobody is waiting for may hold the quota (or budget)
+		// the next container needs.
+		for _, list := range byType {
+			for _, s := range list {
+				v := s.v
+				if s.n == 0 && v.id != "" && v.idle == IdleRun && (v.state == VMIdle || v.state == VMBooting) {
+					e.shutdown(v, ReasonOverQuota)
+				}
+			}
+		}
+	}
+}
+
+// slots builds the placement candidates, by instance type name, in a
+// stable order, and counts all instances.
+func (e *Engine) slots() (map[string][]*slot, int) {
+	byType := map[string][]*slot{}
+	all := append(e.sortedVMs(), e.sortedCreating()...)
+	for _, v := range all {
+		if !v.accepting() {
+			continue
+		}
+		s := e.newSlot(v)
+		for uuid := range v.runners {
+			x := e.ctrs[uuid]
+			if x == nil {
+				// Size unknown: assume the VM is full.
+				s.full = true
+				continue
+			}
+			s.free.Sub(x.needs)
+		}
+		byType[v.typeName] = append(byType[v.typeName], s)
+	}
+	return byType, e.instanceCount()
+}
+
+func (e *Engine) newSlot(v *vm) *slot {
+	return &slot{v: v, free: ResourcesOf(v.it), n: len(v.runners)}
+}
+
+// bestSlot picks where x goes among VMs of its eligible types: ready VMs
+// before booting ones, then the busiest (packing lets others go idle),
+// then the cheapest type and lowest ID.
+func (e *Engine) bestSlot(x *ctr, byType map[string][]*slot) *slot {
+	max := e.cfg.Containers.CloudVMs.MaxRunningContainersPerInstance
+	var best *slot
+	for _, it := range x.types {
+		for _, s := range byType[it.Name] {
+			if s.full || (max > 0 && s.n >= max) || !s.free.Accommodates(x.needs) {
+				continue
+			}
+			if best == nil {
+				best = s
+				continue
+			}
+			br, sr := best.v.ready(), s.v.ready()
+			if sr && !br || sr == br && s.n > best.n {
+				best = s
+			}
+		}
+	}
+	return best
+}
+
+// canCreate reports whether a create may be started now (the pool's own
+// limits; quota and capacity are checked by the caller).
+func (e *Engine) canCreate() bool {
+	max := e.cfg.Containers.CloudVMs.MaxConcurrentInstanceCreateOps
+	if max > 0 && e.createsInFlight >= max {
+		return false
+	}
+	return !e.now.Before(e.createRetryAt)
+}
+
+// start runs x on v.
+func (e *Engine) start(v *vm, x *ctr) {
+	e.addRunner(v, x.c.UUID, true, false)
+	x.onVM = true
+	e.emit(StartContainer{VM: v.id, UUID: x.c.UUID, Command: e.startCommand(x.c.UUID), Type: *v.it, TypeName: v.typeName})
+}
+
+// adjustMaxContainers applies the dynamic concurrency limit of §4.3.
+func (e *Engine) adjustMaxContainers(running, total int) {
+	if e.last503.After(e.last503Seen) {
+		// Stay just below the load at which the API said 503.
+		e.last503Seen = e.last503
+		e.maxContainers = running - 1
+		if e.maxContainers < 1 {
+			e.maxContainers = 1
+		}
+	} else if e.maxContainers > 0 && e.now.Sub(e.last503) > quietAfter503 {
+		if m := running*11/10 + 1; m > e.maxContainers {
+			e.maxContainers = m
+		}
+	}
+	if e.instancesWithinQuota > 0 && e.instancesWithinQuota < total {
+		e.instancesWithinQuota = total
+	}
+	if e.quotaUntilFewer > 0 || e.now.Before(e.quotaUntil) {
+		e.instancesWithinQuota = total
+		if e.instancesWithinQuota < 1 {
+			e.instancesWithinQuota = 1
+		}
+	}
+}

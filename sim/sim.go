@@ -1,0 +1,386 @@
+// Package sim is vmdispatch's test-first shell: a discrete-event loop on
+// a virtual clock that runs the engine against a stub cloud, stub VMs and
+// an in-memory Arvados API, injects faults, checks DESIGN.md's
+// invariants after every step against ground truth, and writes a trace.
+// Same scenario and seed, same trace.
+package sim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"time"
+
+	"github.com/vmdispatch/vmdispatch/drivers"
+	"github.com/vmdispatch/vmdispatch/drivers/stub"
+	"github.com/vmdispatch/vmdispatch/engine"
+	"github.com/vmdispatch/vmdispatch/fakeapi"
+	"github.com/vmdispatch/vmdispatch/stubvm"
+)
+
+// Epoch is the simulated start time of every run.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Options tune one run.
+type Options struct {
+	// Seed overrides the scenario's seed when SeedSet.
+	Seed    uint64
+	SeedSet bool
+	// Trace, if not nil, receives the JSON-lines trace.
+	Trace io.Writer
+	// Hash computes the trace's hash (Result.TraceHash) even without
+	// writing it.
+	Hash bool
+}
+
+// Sim is one run of a scenario.
+type Sim struct {
+	sc    *Scenario
+	cfg   engine.Config
+	seed  uint64
+	token string
+
+	now   time.Time
+	end   time.Time
+	ag    agenda
+	steps int
+
+	rCloud, rVMs, rAPI, rLatency, rWork, rEngine *rand.Rand
+
+	cloud *stub.Cloud
+	store *fakeapi.Store
+	vms   map[string]*simVM
+
+	eng     *engine.Engine
+	gen     int
+	pending []engine.Event
+	healed  bool
+	// restartedAt is when the current engine started.
+	restartedAt time.Time
+
+	work     *workload
+	trace    *tracer
+	check    *checker
+	acct     *accounting
+	lastStep time.Time
+}
+
+// simVM is a stub VM with its simulation bookkeeping.
+type simVM struct {
+	vm       *stubvm.VM
+	typeName string
+	// verifiedGen is the engine generation whose identity check passed
+	// on this VM (-1: none), as an SSH executor's verified host key.
+	verifiedGen int
+	nextAt      time.Time
+}
+
+// New prepares a run of sc.
+func New(sc *Scenario, opts Options) (*Sim, error) {
+	seed := sc.Seed
+	if opts.SeedSet {
+		seed = opts.Seed
+	}
+	s := &Sim{
+		sc:   sc,
+		seed: seed,
+		now:  Epoch,
+		end:  Epoch.Add(sc.Duration),
+		vms:  map[string]*simVM{},
+	}
+	stream := func(n uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, n)) }
+	s.rCloud, s.rVMs, s.rAPI, s.rLatency, s.rWork, s.rEngine = stream(1), stream(2), stream(3), stream(4), stream(5), stream(6)
+
+	s.cfg = sc.Config
+	s.token = s.cfg.ClusterID + "-gj3su-000000000000001"
+	s.cfg.DispatcherToken = s.token
+	s.cfg.InstanceSetID = s.token
+	if err := s.cfg.Normalize(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	maxAttempts := sc.API.MaxDispatchAttempts
+	if maxAttempts == 0 {
+		maxAttempts = s.cfg.Containers.MaxDispatchAttempts
+	}
+	s.store = fakeapi.NewStore(fakeapi.StoreConfig{Now: s.clock, MaxDispatchAttempts: maxAttempts})
+	s.cloud = stub.New(s.cloudConfig(false))
+	s.trace = newTracer(opts.Trace, opts.Hash || opts.Trace != nil)
+	s.acct = newAccounting(s)
+	s.check = newChecker(s)
+	s.store.Observe(s.check.containerChanged)
+	s.work = newWorkload(s)
+	if err := s.startEngine(); err != nil {
+		return nil, err
+	}
+	for i := range sc.Events {
+		ev := sc.Events[i]
+		s.ag.at(Epoch.Add(ev.At), func() { s.timedEvent(ev) })
+	}
+	if sc.HealAt > 0 {
+		s.ag.at(Epoch.Add(sc.HealAt), s.heal)
+	}
+	return s, nil
+}
+
+func (s *Sim) clock() time.Time { return s.now }
+
+// cloudConfig builds the stub cloud's knobs; healed turns faults off.
+func (s *Sim) cloudConfig(healed bool) stub.Config {
+	cs := &s.sc.Cloud
+	cfg := stub.Config{
+		Now:        s.clock,
+		Rand:       s.rCloud,
+		OnCreate:   s.vmCreated,
+		OnDestroy:  s.vmDestroyed,
+		AddressOf:  func(id string) string { return id + ".sim:22" },
+		RemoteUser: "root",
+	}
+	if len(cs.QuotaGroups) > 0 {
+		groups := cs.QuotaGroups
+		cfg.QuotaGroup = func(it engine.InstanceType) string {
+			if g, ok := groups[it.ProviderType]; ok {
+				return g
+			}
+			return stub.DefaultQuotaGroup(it)
+		}
+	}
+	cfg.QuotaMaxInstances = cs.QuotaMaxInstances
+	if healed {
+		return cfg
+	}
+	win := func(w Window) stub.Window {
+		out := stub.Window{From: Epoch.Add(w.From)}
+		if w.Until > 0 {
+			out.Until = Epoch.Add(w.Until)
+		}
+		return out
+	}
+	cfg.CreateErrorRate = cs.CreateErrorRate
+	cfg.DestroyErrorRate = cs.DestroyErrorRate
+	cfg.ListErrorRate = cs.ListErrorRate
+	cfg.CreateUnknownOutcomeRate = cs.CreateUnknownOutcomeRate
+	cfg.MinTimeBetweenCreates = cs.MinTimeBetweenCreates
+	cfg.MinTimeBetweenLists = cs.MinTimeBetweenLists
+	cfg.ListLagNew = cs.ListLagNew
+	cfg.ListLagDestroyed = cs.ListLagDestroyed
+	cfg.SpotEvictionsPerHour = cs.SpotEvictionsPerHour
+	if len(cs.UnavailableTypes) > 0 {
+		cfg.UnavailableTypes = map[string]stub.Window{}
+		for name, w := range cs.UnavailableTypes {
+			pt := name
+			if it, ok := s.cfg.InstanceTypes[name]; ok {
+				pt = it.ProviderType
+			}
+			cfg.UnavailableTypes[pt] = win(w)
+		}
+	}
+	if len(cs.UnavailableQuotaGroups) > 0 {
+		cfg.UnavailableQuotaGroups = map[string]stub.Window{}
+		for g, w := range cs.UnavailableQuotaGroups {
+			cfg.UnavailableQuotaGroups[g] = win(w)
+		}
+	}
+	if cs.UnavailableAll != nil {
+		cfg.UnavailableAll = win(*cs.UnavailableAll)
+	}
+	for _, w := range cs.RateLimitWindows {
+		cfg.RateLimitWindows = append(cfg.RateLimitWindows, win(w))
+	}
+	return cfg
+}
+
+// startEngine starts a new dispatcher generation: a fresh engine that
+// knows only what it can learn from the cloud, the API and probes.
+func (s *Sim) startEngine() error {
+	eng, err := engine.New(s.cfg, engine.Options{
+		Entropy:    rngReader{s.rEngine},
+		QuotaGroup: s.cloud.QuotaGroup,
+	})
+	if err != nil {
+		return err
+	}
+	s.eng = eng
+	s.restartedAt = s.now
+	s.pending = nil
+	for _, v := range s.vms {
+		v.verifiedGen = -1
+	}
+	s.check.engineStarted()
+	return nil
+}
+
+// Run runs the scenario to its end and returns the result.
+func (s *Sim) Run() *Result {
+	s.step()
+	for {
+		t := s.eng.Wakeup()
+		if nt, ok := s.ag.next(); ok && nt.Before(t) {
+			t = nt
+		}
+		t = s.quantize(t)
+		if t.After(s.end) {
+			break
+		}
+		for {
+			nt, ok := s.ag.next()
+			if !ok || nt.After(t) {
+				break
+			}
+			it := s.ag.pop()
+			if it.at.After(s.now) {
+				s.now = it.at
+			}
+			it.fn()
+		}
+		s.now = t
+		s.step()
+		if s.done() {
+			break
+		}
+	}
+	if s.now.Before(s.end) && !s.done() {
+		s.now = s.end
+	}
+	return s.finish()
+}
+
+// quantize rounds t up to the next step boundary after the last step.
+func (s *Sim) quantize(t time.Time) time.Time {
+	q := s.sc.Step
+	if !t.After(s.lastStep) {
+		t = s.lastStep.Add(q)
+	}
+	off := t.Sub(Epoch)
+	if r := off % q; r != 0 {
+		t = t.Add(q - r)
+	}
+	return t
+}
+
+func (s *Sim) step() {
+	s.steps++
+	s.lastStep = s.now
+	evs := s.pending
+	s.pending = nil
+	for _, ev := range evs {
+		s.trace.event(s.now, s.gen, ev)
+		s.check.delivered(ev)
+	}
+	acts := s.eng.Step(s.now, evs)
+	for _, a := range acts {
+		s.trace.action(s.now, s.gen, a)
+		s.check.action(a)
+		s.perform(a)
+	}
+	s.check.afterStep()
+	s.acct.afterStep()
+}
+
+// done reports whether nothing more can happen: the workload has
+// arrived and finished, faults have stopped, and no VM is left.
+func (s *Sim) done() bool {
+	return s.work.allArrived() && s.check.openContainers == 0 && s.acct.liveVMs == 0 &&
+		(s.sc.HealAt == 0 || !s.now.Before(Epoch.Add(s.sc.HealAt))) && s.restartsDone()
+}
+
+func (s *Sim) restartsDone() bool {
+	for _, ev := range s.sc.Events {
+		if Epoch.Add(ev.At).After(s.now) {
+			return false
+		}
+	}
+	return true
+}
+
+// deliver hands ev to the engine after d, unless the engine restarts
+// meanwhile (its successor never hears of calls it did not make).
+func (s *Sim) deliver(d time.Duration, ev engine.Event) {
+	gen := s.gen
+	s.ag.at(s.now.Add(d), func() {
+		if s.gen == gen {
+			s.pending = append(s.pending, ev)
+		}
+	})
+}
+
+// heal stops every fault, so liveness can be judged.
+func (s *Sim) heal() {
+	s.healed = true
+	if err := s.cloud.Configure(func(c *stub.Config) {
+		h := s.cloudConfig(true)
+		h.Rand = c.Rand
+		*c = h
+	}); err != nil {
+		panic(err)
+	}
+	s.trace.note(s.now, "heal", nil)
+}
+
+// timedEvent runs an operator, restart or outside event.
+func (s *Sim) timedEvent(ev TimedEvent) {
+	switch {
+	case ev.Restart:
+		s.gen++
+		s.trace.note(s.now, "restart", map[string]any{"generation": s.gen})
+		if err := s.startEngine(); err != nil {
+			panic(err)
+		}
+	case ev.Hold != nil:
+		s.operatorIdle(ev.Hold, engine.IdleHold)
+	case ev.Drain != nil:
+		s.operatorIdle(ev.Drain, engine.IdleDrain)
+	case ev.Run != nil:
+		s.operatorIdle(ev.Run, engine.IdleRun)
+	case ev.Kill != nil:
+		if id, ok := s.selectVM(ev.Kill); ok {
+			s.pending = append(s.pending, engine.KillVM{ID: id, Reason: engine.ReasonOperatorKill})
+		}
+	case ev.KillContainer != 0:
+		s.pending = append(s.pending, engine.KillContainer{UUID: s.work.uuid(ev.KillContainer), Reason: engine.ReasonOperatorKillCtr})
+	case ev.SetPriority != nil:
+		_ = s.store.SetPriority(s.work.uuid(ev.SetPriority.Container), ev.SetPriority.Priority)
+	case ev.CancelContainer != 0:
+		_ = s.store.CancelFromOutside(s.work.uuid(ev.CancelContainer))
+	}
+}
+
+func (s *Sim) operatorIdle(sel *VMSelector, b engine.IdleBehavior) {
+	if id, ok := s.selectVM(sel); ok {
+		s.pending = append(s.pending, engine.SetIdleBehavior{ID: id, Behavior: b})
+		s.check.operatorIdle(id, b)
+	}
+}
+
+// selectVM picks a VM the engine knows, as an operator would from the
+// instance list.
+func (s *Sim) selectVM(sel *VMSelector) (string, bool) {
+	i := 0
+	for _, v := range s.eng.VMs() {
+		if v.ID == "" || (sel.Type != "" && v.TypeName != sel.Type) || (sel.State != "" && v.State != sel.State) {
+			continue
+		}
+		if i == sel.Index {
+			return v.ID, true
+		}
+		i++
+	}
+	s.trace.note(s.now, "operator selector matched no VM", map[string]any{"selector": sel})
+	return "", false
+}
+
+var background = context.Background()
+
+// classify converts a driver error for the engine.
+func classify(err error) *engine.CloudError { return drivers.Classify(err) }
+
+// rngReader adapts a seeded stream to io.Reader for the engine's
+// instance secrets.
+type rngReader struct{ r *rand.Rand }
+
+func (r rngReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r.r.Uint32())
+	}
+	return len(p), nil
+}

@@ -1,0 +1,101 @@
+package sim
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/vmdispatch/vmdispatch/engine"
+)
+
+// workload creates the scenario's containers in the API at their arrival
+// times, and tells stub VMs how long each runs.
+type workload struct {
+	s       *Sim
+	uuids   []string
+	specs   map[string]work
+	arrived int
+	// polled are the UUIDs of the last queue answer still open, which
+	// the next answer re-fetches (as the daemon's API client does).
+	polled []string
+}
+
+type work struct {
+	runtime  time.Duration
+	exitCode int
+}
+
+func newWorkload(s *Sim) *workload {
+	w := &workload{s: s, specs: map[string]work{}}
+	n := 0
+	for _, b := range s.sc.Workload {
+		for i := 0; i < b.Count; i++ {
+			n++
+			uuid := fmt.Sprintf("%s-dz642-%015d", s.cfg.ClusterID, n)
+			at := b.At
+			if b.Count > 1 && b.Spread > 0 {
+				at += b.Spread * time.Duration(i) / time.Duration(b.Count-1)
+			}
+			c := containerOf(b, uuid, Epoch.Add(at))
+			exit := 0
+			if len(b.ExitCodes) > 0 {
+				exit = b.ExitCodes[s.rWork.IntN(len(b.ExitCodes))]
+			}
+			w.specs[uuid] = work{runtime: b.Runtime.Draw(s.rWork), exitCode: exit}
+			w.uuids = append(w.uuids, uuid)
+			s.ag.at(c.CreatedAt, func() {
+				if err := s.store.Add(c); err != nil {
+					panic(err)
+				}
+				w.arrived++
+			})
+		}
+	}
+	return w
+}
+
+func containerOf(b Batch, uuid string, at time.Time) engine.Container {
+	c := engine.Container{
+		UUID:      uuid,
+		State:     engine.Queued,
+		Priority:  b.Priority,
+		CreatedAt: at,
+		RuntimeConstraints: engine.RuntimeConstraints{
+			VCPUs:        b.VCPUs,
+			RAM:          int64(b.RAM),
+			KeepCacheRAM: int64(b.KeepCacheRAM),
+		},
+		SchedulingParameters: engine.SchedulingParameters{Preemptible: b.Preemptible, Supervisor: b.Supervisor},
+	}
+	if c.Priority == 0 {
+		c.Priority = 1
+	}
+	if c.RuntimeConstraints.VCPUs == 0 {
+		c.RuntimeConstraints.VCPUs = 1
+	}
+	if c.RuntimeConstraints.RAM == 0 {
+		c.RuntimeConstraints.RAM = 1 << 30
+	}
+	if b.GPU != nil {
+		c.RuntimeConstraints.GPU = *b.GPU
+	}
+	if b.TmpCapacity > 0 {
+		c.Mounts = map[string]engine.Mount{"/tmp": {Kind: "tmp", Capacity: int64(b.TmpCapacity)}}
+	}
+	return c
+}
+
+// Run implements stubvm.Workload.
+func (w *workload) Run(uuid string) (time.Duration, int) {
+	sp := w.specs[uuid]
+	return sp.runtime, sp.exitCode
+}
+
+func (w *workload) allArrived() bool { return w.arrived == len(w.uuids) }
+
+// uuid returns the nth container (from 1), by arrival order.
+func (w *workload) uuid(n int) string {
+	if n < 1 || n > len(w.uuids) {
+		return fmt.Sprintf("%s-dz642-%015d", w.s.cfg.ClusterID, n)
+	}
+	return w.uuids[n-1]
+}
