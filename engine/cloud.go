@@ -139,6 +139,7 @@ func (e *Engine) adopt(cvm *CloudVM) {
 		// The type was removed from the config: let running containers
 		// finish, then shut the VM down.
 		v.idle = IdleDrain
+		v.destroyReason = ReasonUnknownTypeDrain
 	}
 	e.addVM(v)
 	e.saveTags(v)
@@ -188,6 +189,7 @@ func (e *Engine) create(typeName string, it *InstanceType) *vm {
 }
 
 func (e *Engine) onCreated(ev VMCreated) {
+	e.dirty = true
 	p := e.creating[ev.Secret]
 	if p == nil {
 		// Already matched by a listing (then the VM is in e.vms), or a
@@ -313,6 +315,31 @@ func (e *Engine) onDestroyed(ev VMDestroyed) {
 	}
 	// Otherwise wait for the listing: it proves the VM is gone, or
 	// triggers a retry after TimeoutShutdown.
+}
+
+// holdoffExpired reports whether a quota, capacity or rate-limit
+// hold-off ended since the scheduler last ran, and forgets expired
+// capacity hold-offs.
+func (e *Engine) holdoffExpired() bool {
+	expired := func(t time.Time) bool { return t.After(e.lastSched) && !t.After(e.now) }
+	due := expired(e.quotaUntil) || expired(e.createRetryAt) || e.quietPeriodEnded()
+	for k, t := range e.capacityUntil {
+		if !t.After(e.now) {
+			due = due || expired(t)
+			delete(e.capacityUntil, k)
+		}
+	}
+	return due
+}
+
+// quietPeriodEnded reports whether a minute without 503s just ended, so
+// that the concurrency limit may rise again.
+func (e *Engine) quietPeriodEnded() bool {
+	if e.last503.IsZero() {
+		return false
+	}
+	t := e.last503.Add(quietAfter503)
+	return t.After(e.lastSched) && t.Before(e.now)
 }
 
 // sortedCapacityKeys is for views and traces.

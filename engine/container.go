@@ -48,11 +48,11 @@ type RuntimeConstraints struct {
 
 // GPURuntimeConstraints is the GPU part of RuntimeConstraints.
 type GPURuntimeConstraints struct {
-	Stack          string   `json:"stack"`
-	DriverVersion  string   `json:"driver_version"`
-	HardwareTarget []string `json:"hardware_target"`
-	DeviceCount    int      `json:"device_count"`
-	VRAM           int64    `json:"vram"`
+	Stack          string   `json:"stack" yaml:"stack"`
+	DriverVersion  string   `json:"driver_version" yaml:"driver_version"`
+	HardwareTarget []string `json:"hardware_target" yaml:"hardware_target"`
+	DeviceCount    int      `json:"device_count" yaml:"device_count"`
+	VRAM           int64    `json:"vram" yaml:"vram"`
 }
 
 // SchedulingParameters are the placement hints of a container.

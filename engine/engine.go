@@ -97,6 +97,10 @@ type Engine struct {
 	last503Seen          time.Time
 	instancesWithinQuota int
 
+	// lastSched is when the scheduler last ran: a hold-off that expired
+	// since then calls for a new pass.
+	lastSched time.Time
+
 	order      []*ctr
 	orderDirty bool
 	dirty      bool
@@ -161,8 +165,12 @@ func (e *Engine) Step(now time.Time, events []Event) []Action {
 	} else {
 		e.recover()
 	}
+	if e.holdoffExpired() {
+		e.dirty = true
+	}
 	if e.ready && e.dirty {
 		e.dirty = false
+		e.lastSched = e.now
 		e.schedule()
 	}
 	return e.out
@@ -193,7 +201,12 @@ func (e *Engine) Wakeup() time.Time {
 	if !e.ready && e.listed && e.polled {
 		min(e.staleDeadline)
 	}
-	for _, t := range []time.Time{e.quotaUntil, e.createRetryAt} {
+	quiet := time.Time{}
+	if !e.last503.IsZero() {
+		// Just after the quiet period, so the limit may rise.
+		quiet = e.last503.Add(quietAfter503 + time.Nanosecond)
+	}
+	for _, t := range []time.Time{e.quotaUntil, e.createRetryAt, quiet} {
 		if t.After(e.now) {
 			min(t)
 		}

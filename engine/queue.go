@@ -34,8 +34,19 @@ type ctr struct {
 	// (needed to set runtime_status) succeeds.
 	cancelAfterLock string
 	status          SchedulingStatus
-	// onVM: a runner exists for it (as of the last sort).
+	// onVM: a runner exists for it, or ended and the queue has not
+	// caught up yet (as of the last sort).
 	onVM bool
+}
+
+// onVM reports whether uuid runs on a VM, or ran and the queue has not
+// yet shown what became of it: either way it must not be started again.
+func (e *Engine) onVM(uuid string) bool {
+	if _, ok := e.runOn[uuid]; ok {
+		return true
+	}
+	_, ok := e.exited[uuid]
+	return ok
 }
 
 func (e *Engine) mine(c *Container) bool {
@@ -191,6 +202,19 @@ func (e *Engine) onUnlocked(ev ContainerUnlocked) {
 	x.op = opNone
 	e.on503(ev.Err)
 	e.setRecord(x, ev.Container)
+	if ev.Err == nil {
+		e.clearExited(x)
+	}
+}
+
+// clearExited forgets that a container's crunch-run ended, once the
+// container was requeued or cancelled: it may be scheduled again.
+func (e *Engine) clearExited(x *ctr) {
+	if _, ok := e.exited[x.c.UUID]; ok {
+		delete(e.exited, x.c.UUID)
+		e.orderDirty = true
+		e.dirty = true
+	}
 }
 
 func (e *Engine) onCancelled(ev ContainerCancelled) {
@@ -222,7 +246,7 @@ func (e *Engine) sortOrder() {
 	}
 	e.order = live
 	for _, x := range e.order {
-		_, x.onVM = e.runOn[x.c.UUID]
+		x.onVM = e.onVM(x.c.UUID)
 	}
 	sort.Slice(e.order, func(i, j int) bool {
 		a, b := e.order[i], e.order[j]

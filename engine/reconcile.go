@@ -84,9 +84,12 @@ func (e *Engine) reconcileOne(x *ctr, anyUnknown bool) {
 			e.forgetCtr(x)
 		}
 	case Queued:
-		if alive {
+		switch {
+		case alive:
 			e.killEverywhere(c.UUID, ReasonQueueSaysQueued)
-		} else if c.Priority == 0 {
+		case exited:
+			e.clearExited(x)
+		case c.Priority == 0:
 			e.forgetCtr(x)
 		}
 	case Locked:

@@ -82,6 +82,11 @@ func (e *Engine) schedule() {
 
 	for i, x := range e.order {
 		c := &x.c
+		if c.SchedulingParameters.Supervisor && !c.State.Final() && x.unsatisfiable == nil {
+			// Running supervisors sort first, so they are counted
+			// before any waiting one is judged against the limit.
+			supervisors++
+		}
 		if c.State != Queued && c.State != Locked {
 			x.status = SchedulingStatus{}
 			continue
@@ -90,9 +95,6 @@ func (e *Engine) schedule() {
 			x.status = SchedulingStatus{kind: statusUnsatisfiable}
 			continue
 		}
-		if c.SchedulingParameters.Supervisor {
-			supervisors++
-		}
 		if x.onVM {
 			x.status = SchedulingStatus{kind: statusAllocated}
 			continue
@@ -100,9 +102,6 @@ func (e *Engine) schedule() {
 		if c.Priority < 1 {
 			x.status = SchedulingStatus{kind: statusPriorityZero, state: c.State}
 			continue
-		}
-		if oldest.IsZero() || c.CreatedAt.Before(oldest) {
-			oldest = c.CreatedAt
 		}
 		if c.SchedulingParameters.Supervisor && supervisors > maxSupervisors {
 			overSuper = append(overSuper, x)
@@ -135,9 +134,17 @@ func (e *Engine) schedule() {
 		}
 		// No room on any VM: this container needs a new one.
 		it := availableType(x)
-		if atQuota || headroom >= 0 && newInstances >= headroom {
+		if atQuota {
 			overquota = e.order[i:]
 			break
+		}
+		if headroom >= 0 && newInstances >= headroom {
+			// The instances this pass already plans use up the room
+			// left: wait for them, but keep placing later containers on
+			// VMs that have space.
+			qpos++
+			x.status = SchedulingStatus{kind: statusAtQuota, position: qpos}
+			continue
 		}
 		if it != nil && overBudget(it) {
 			overquota, overKind = e.order[i:], statusAtBudget
@@ -183,10 +190,13 @@ func (e *Engine) schedule() {
 		if x.c.State != Queued && x.c.State != Locked || x.unsatisfiable != nil {
 			continue
 		}
-		if x.status.kind != statusNone && !inOver[x] {
+		if x.onVM || x.c.Priority < 1 {
 			continue
 		}
-		if x.onVM || x.c.Priority < 1 {
+		if oldest.IsZero() || x.c.CreatedAt.Before(oldest) {
+			oldest = x.c.CreatedAt
+		}
+		if x.status.kind != statusNone && !inOver[x] {
 			continue
 		}
 		qpos++
@@ -209,8 +219,15 @@ func (e *Engine) schedule() {
 			e.unlock(x, ReasonExcessSupervisor)
 		}
 	}
+	// MaxInstances and MaxHourlyCost are our own limits, not flapping
+	// cloud quota: a container locked under them gets the next instance
+	// that frees up, so unlocking it would only burn a dispatch attempt.
+	cloudQuota := e.quotaUntilFewer > 0 || e.now.Before(e.quotaUntil)
 	keepFirst := total > 0
 	for _, x := range overquota {
+		if !cloudQuota {
+			break
+		}
 		if x.c.State != Locked || x.onVM || x.c.Priority < 1 || x.unsatisfiable != nil {
 			continue
 		}

@@ -204,9 +204,8 @@ func (e *Engine) eligibleForShutdown(v *vm) (Reason, bool) {
 		}
 		return ReasonUnkillableDrain, true
 	case VMUnknown:
-		if v.idle == IdleDrain && len(v.runners) == 0 {
-			return ReasonDrained, true
-		}
+		// Not probed yet: it may be running a predecessor's containers,
+		// so drain does not apply until a probe tells.
 		return ReasonBootTimeout, len(v.runners) == 0 && !e.now.Before(v.appeared.Add(cv.TimeoutBooting))
 	}
 	return "", false
