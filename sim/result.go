@@ -170,9 +170,12 @@ func (s *Sim) judge(r *Result) {
 		fail("all_final: %d of %d containers are not Complete or Cancelled", r.NotFinal, r.Containers)
 	}
 	if ex.AllFinal {
-		for reason, n := range r.Cancelled {
-			if reason == "(cancelled without a reason)" && !s.cancelledFromOutside() {
-				fail("all_final: %d containers cancelled without a reason in runtime_status", n)
+		// A container cancelled by its user (priority 0, cancel) or by an
+		// operator's kill may end without a reason; any other must say why.
+		exempt := s.outsideTargets()
+		for _, c := range s.store.List(fakeapi.Filter{States: []engine.ContainerState{engine.Cancelled}}) {
+			if reason, _ := c.RuntimeStatus["error"].(string); reason == "" && !exempt[c.UUID] {
+				fail("all_final: container %s cancelled without a reason in runtime_status", c.UUID)
 			}
 		}
 	}
@@ -239,13 +242,20 @@ func (s *Sim) judge(r *Result) {
 	}
 }
 
-func (s *Sim) cancelledFromOutside() bool {
+// outsideTargets are the containers that users or operators stopped.
+func (s *Sim) outsideTargets() map[string]bool {
+	m := map[string]bool{}
 	for _, ev := range s.sc.Events {
-		if ev.CancelContainer != 0 {
-			return true
+		switch {
+		case ev.CancelContainer != 0:
+			m[s.work.uuid(ev.CancelContainer)] = true
+		case ev.KillContainer != 0:
+			m[s.work.uuid(ev.KillContainer)] = true
+		case ev.SetPriority != nil && ev.SetPriority.Priority == 0:
+			m[s.work.uuid(ev.SetPriority.Container)] = true
 		}
 	}
-	return false
+	return m
 }
 
 // Summary renders the result for people.

@@ -1,0 +1,31 @@
+// Command vmdispatch runs Arvados containers on cloud VMs. For now it
+// offers the simulator: vmdispatch sim run FILE.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/vmdispatch/vmdispatch/sim/simcli"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "sim":
+		os.Exit(simcli.Main(os.Args[2:], os.Stdout, os.Stderr))
+	case "-h", "--help", "help":
+		usage()
+	default:
+		fmt.Fprintf(os.Stderr, "vmdispatch: unknown command %q\n", os.Args[1])
+		usage()
+		os.Exit(2)
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE]")
+}

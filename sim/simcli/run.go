@@ -1,0 +1,107 @@
+// Package simcli implements the "vmdispatch sim" subcommands.
+package simcli
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vmdispatch/vmdispatch/sim"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailed  = 1 // an invariant or expectation failed
+	ExitBadArgs = 2 // bad command line or malformed scenario
+)
+
+// Main runs "vmdispatch sim <args>" and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE]")
+		return ExitBadArgs
+	}
+	switch args[0] {
+	case "run":
+		return run(args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "vmdispatch sim: unknown subcommand %q (want: run)\n", args[0])
+		return ExitBadArgs
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vmdispatch sim run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	seed := fs.String("seed", "", "random seed `N` (default: the scenario's seed)")
+	tracePath := fs.String("trace", "", "write the JSON-lines trace to `FILE`")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE]")
+		fs.PrintDefaults()
+	}
+	// Accept flags before or after the file name.
+	var files []string
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return ExitBadArgs
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			files = append(files, args[0])
+			args = args[1:]
+		}
+	}
+	if len(files) != 1 {
+		if len(files) == 0 {
+			fmt.Fprintln(stderr, "vmdispatch sim run: no scenario file given")
+		} else {
+			fmt.Fprintf(stderr, "vmdispatch sim run: want one scenario file, got %d: %s\n", len(files), strings.Join(files, " "))
+		}
+		fs.Usage()
+		return ExitBadArgs
+	}
+	file := files[0]
+	sc, err := sim.Load(file)
+	if err != nil {
+		fmt.Fprintf(stderr, "vmdispatch sim run: %v\n", err)
+		return ExitBadArgs
+	}
+	opts := sim.Options{}
+	if *seed != "" {
+		n, err := strconv.ParseUint(*seed, 10, 64)
+		if err != nil {
+			fmt.Fprintf(stderr, "vmdispatch sim run: --seed %q: not a non-negative integer\n", *seed)
+			return ExitBadArgs
+		}
+		opts.Seed, opts.SeedSet = n, true
+	}
+	if *tracePath != "" {
+		f, err := os.Create(*tracePath)
+		if err != nil {
+			fmt.Fprintf(stderr, "vmdispatch sim run: %v\n", err)
+			return ExitBadArgs
+		}
+		defer f.Close()
+		opts.Trace = f
+	}
+	s, err := sim.New(sc, opts)
+	if err != nil {
+		fmt.Fprintf(stderr, "vmdispatch sim run: %s: %v\n", file, err)
+		return ExitBadArgs
+	}
+	start := time.Now()
+	r := s.Run()
+	r.Seconds = time.Since(start).Seconds()
+	fmt.Fprint(stdout, r.Summary())
+	fmt.Fprintf(stdout, "wall time %.3fs (%.0fx real time)\n", r.Seconds, r.SimTime.Seconds()/max(r.Seconds, 1e-9))
+	if !r.OK() {
+		fmt.Fprintf(stdout, "FAILED; reproduce with: vmdispatch sim run %s --seed %d --trace trace.jsonl\n", file, r.Seed)
+		return ExitFailed
+	}
+	return ExitOK
+}
