@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -212,9 +213,9 @@ func Load(path string) (*Scenario, error) {
 	return sc, nil
 }
 
-var goTypeName = regexp.MustCompile(`in type [\w.]+`)
-
-// Parse decodes a scenario. Unknown keys are errors naming the line.
+// Parse decodes a scenario. Errors name the line (where there is one),
+// the key path as written in the file (cloud.create_error_rate,
+// workload[0].ram) and what is wrong, one problem per line.
 func Parse(data []byte) (*Scenario, error) {
 	sc := &Scenario{Config: engine.Defaults()}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -223,13 +224,10 @@ func Parse(data []byte) (*Scenario, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("empty scenario")
 		}
-		msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
-		msg = strings.ReplaceAll(msg, "field ", "unknown key ")
-		msg = goTypeName.ReplaceAllString(msg, "here")
-		return nil, fmt.Errorf("%s", msg)
+		return nil, explainDecode(data, err)
 	}
 	if err := sc.validate(); err != nil {
-		return nil, err
+		return nil, addLines(data, err)
 	}
 	return sc, nil
 }
@@ -238,17 +236,20 @@ func (sc *Scenario) validate() error {
 	if sc.Name == "" {
 		return fmt.Errorf("name: missing")
 	}
-	if sc.Duration <= 0 {
-		return fmt.Errorf("duration: must be > 0")
+	if sc.Duration == 0 {
+		return fmt.Errorf("duration: missing (e.g. duration: 2h)")
+	}
+	if sc.Duration < 0 {
+		return fmt.Errorf("duration: must be > 0 (got %v)", sc.Duration)
 	}
 	if sc.Step == 0 {
 		sc.Step = 100 * time.Millisecond
 	}
 	if sc.Step < 0 {
-		return fmt.Errorf("step: must be > 0")
+		return fmt.Errorf("step: must be > 0 (got %v)", sc.Step)
 	}
 	if sc.HealAt < 0 || sc.HealAt > sc.Duration {
-		return fmt.Errorf("heal_at: must be between 0 and duration")
+		return fmt.Errorf("heal_at: must be between 0 and duration %v (got %v)", sc.Duration, sc.HealAt)
 	}
 	if sc.Config.ClusterID == "" {
 		sc.Config.ClusterID = "zzzzz"
@@ -258,45 +259,65 @@ func (sc *Scenario) validate() error {
 	}
 	cfg := sc.Config
 	if err := cfg.Normalize(); err != nil {
-		return fmt.Errorf("config: %w", err)
+		// Normalize names keys relative to the cluster config, one
+		// problem per line.
+		lines := strings.Split(err.Error(), "\n")
+		for i, l := range lines {
+			lines[i] = "config." + l
+		}
+		return errors.New(strings.Join(lines, "\n"))
 	}
-	for name := range sc.Cloud.UnavailableTypes {
+	for _, name := range slices.Sorted(maps.Keys(sc.Cloud.UnavailableTypes)) {
 		if !typeOrProviderType(&cfg, name) {
-			return fmt.Errorf("cloud.unavailable_types: %q is not a configured instance type or provider type", name)
+			return fmt.Errorf("cloud.unavailable_types.%s: not a configured instance type or provider type (configured: %s)",
+				name, strings.Join(slices.Sorted(maps.Keys(cfg.InstanceTypes)), ", "))
 		}
 	}
-	for name, r := range map[string]float64{
-		"cloud.create_error_rate": sc.Cloud.CreateErrorRate, "cloud.destroy_error_rate": sc.Cloud.DestroyErrorRate,
-		"cloud.list_error_rate": sc.Cloud.ListErrorRate, "cloud.create_unknown_outcome_rate": sc.Cloud.CreateUnknownOutcomeRate,
-		"vms.boot_never_rate": sc.VMs.BootNeverRate, "vms.broken_rate": sc.VMs.BrokenRate, "vms.report_broken_rate": sc.VMs.ReportBrokenRate,
-		"vms.crunch_run_missing_rate": sc.VMs.CrunchRunMissingRate, "vms.wrong_secret_rate": sc.VMs.WrongSecretRate,
-		"vms.wrong_host_key_rate": sc.VMs.WrongHostKeyRate, "vms.unkillable_rate": sc.VMs.UnkillableRate,
-		"vms.crash_before_running_rate": sc.VMs.CrashBeforeRunningRate, "vms.crash_after_running_rate": sc.VMs.CrashAfterRunningRate,
-		"vms.exit_without_finalizing_rate": sc.VMs.ExitWithoutFinalizingRate, "vms.stale_lock_rate": sc.VMs.StaleLockRate,
-		"api.error_503_rate": sc.API.Error503Rate, "api.lock_conflict_rate": sc.API.LockConflictRate,
+	for _, r := range []struct {
+		key string
+		v   float64
+	}{
+		{"cloud.create_error_rate", sc.Cloud.CreateErrorRate}, {"cloud.destroy_error_rate", sc.Cloud.DestroyErrorRate},
+		{"cloud.list_error_rate", sc.Cloud.ListErrorRate}, {"cloud.create_unknown_outcome_rate", sc.Cloud.CreateUnknownOutcomeRate},
+		{"vms.boot_never_rate", sc.VMs.BootNeverRate}, {"vms.broken_rate", sc.VMs.BrokenRate}, {"vms.report_broken_rate", sc.VMs.ReportBrokenRate},
+		{"vms.crunch_run_missing_rate", sc.VMs.CrunchRunMissingRate}, {"vms.wrong_secret_rate", sc.VMs.WrongSecretRate},
+		{"vms.wrong_host_key_rate", sc.VMs.WrongHostKeyRate}, {"vms.unkillable_rate", sc.VMs.UnkillableRate},
+		{"vms.crash_before_running_rate", sc.VMs.CrashBeforeRunningRate}, {"vms.crash_after_running_rate", sc.VMs.CrashAfterRunningRate},
+		{"vms.exit_without_finalizing_rate", sc.VMs.ExitWithoutFinalizingRate}, {"vms.stale_lock_rate", sc.VMs.StaleLockRate},
+		{"api.error_503_rate", sc.API.Error503Rate}, {"api.lock_conflict_rate", sc.API.LockConflictRate},
 	} {
-		if r < 0 || r > 1 {
-			return fmt.Errorf("%s: must be between 0 and 1 (got %v)", name, r)
+		if !(r.v >= 0 && r.v <= 1) {
+			return fmt.Errorf("%s: must be between 0 and 1 (got %v)", r.key, r.v)
 		}
 	}
 	for i, b := range sc.Workload {
 		if b.Count <= 0 {
-			return fmt.Errorf("workload[%d].count: must be > 0", i)
+			return fmt.Errorf("workload[%d].count: must be > 0 (got %d)", i, b.Count)
 		}
 		if b.VCPUs < 0 || b.RAM < 0 || b.Priority < 0 {
 			return fmt.Errorf("workload[%d]: vcpus, ram and priority must not be negative", i)
 		}
 	}
+	const actions = "restart, hold, drain, run, kill, kill_container, set_priority, cancel_container"
 	for i, ev := range sc.Events {
-		n := 0
-		for _, set := range []bool{ev.Restart, ev.Hold != nil, ev.Drain != nil, ev.Run != nil, ev.Kill != nil,
-			ev.KillContainer != 0, ev.SetPriority != nil, ev.CancelContainer != 0} {
-			if set {
-				n++
+		var set []string
+		for _, a := range []struct {
+			key string
+			set bool
+		}{
+			{"restart", ev.Restart}, {"hold", ev.Hold != nil}, {"drain", ev.Drain != nil}, {"run", ev.Run != nil},
+			{"kill", ev.Kill != nil}, {"kill_container", ev.KillContainer != 0},
+			{"set_priority", ev.SetPriority != nil}, {"cancel_container", ev.CancelContainer != 0},
+		} {
+			if a.set {
+				set = append(set, a.key)
 			}
 		}
-		if n != 1 {
-			return fmt.Errorf("events[%d]: want exactly one of restart, hold, drain, run, kill, kill_container, set_priority, cancel_container", i)
+		switch {
+		case len(set) == 0:
+			return fmt.Errorf("events[%d]: no action (want exactly one of %s)", i, actions)
+		case len(set) > 1:
+			return fmt.Errorf("events[%d]: %s in one event (want exactly one of %s; use one event each)", i, strings.Join(set, " and "), actions)
 		}
 	}
 	return nil
