@@ -25,11 +25,7 @@ func (e *Engine) onListed(ev VMsListed) {
 		return
 	}
 	e.listDue = e.now.Add(cv.SyncInterval)
-	first := !e.listed
 	e.listed = true
-	if first {
-		e.staleDeadline = e.now.Add(e.cfg.Containers.StaleLockTimeout)
-	}
 
 	if e.quotaUntilFewer > 0 && len(ev.VMs) < e.quotaUntilFewer {
 		// Some instances went away: quota may allow a create again.
@@ -45,7 +41,7 @@ func (e *Engine) onListed(ev VMsListed) {
 		}
 		e.adopt(cvm)
 	}
-	for _, v := range e.sortedVMs() {
+	for _, v := range append([]*vm(nil), e.sortedVMs()...) {
 		if seen[v.id] {
 			continue
 		}
@@ -69,6 +65,7 @@ func (e *Engine) onListed(ev VMsListed) {
 		}
 		v.missingLists++
 		if v.missingLists >= missingListsGone {
+			e.candDirty = true
 			delete(e.creating, v.secret)
 			e.committed -= v.price()
 		}
@@ -167,6 +164,7 @@ func (e *Engine) create(typeName string, it *InstanceType) *vm {
 		busy:        e.now,
 	}
 	e.creating[secret] = v
+	e.candDirty = true
 	e.committed += v.price()
 	e.createsInFlight++
 	tags := map[string]string{}
@@ -190,6 +188,7 @@ func (e *Engine) create(typeName string, it *InstanceType) *vm {
 
 func (e *Engine) onCreated(ev VMCreated) {
 	e.dirty = true
+	e.candDirty = true
 	p := e.creating[ev.Secret]
 	if p == nil {
 		// Already matched by a listing (then the VM is in e.vms), or a

@@ -30,13 +30,18 @@ func (e *Engine) killCommand(uuid string) string {
 	return e.runner + " --kill 15 " + uuid
 }
 
-func (e *Engine) listCommand() string { return e.runner + " --list" }
+func (e *Engine) listCommand() string { return e.listCmd }
 
-func (e *Engine) bootCommand() string {
-	if c := e.cfg.Containers.CloudVMs.BootProbeCommand; c != "" {
-		return c
+func (e *Engine) bootCommand() string { return e.bootCmd }
+
+// buildCommands fixes the probe commands once: they are sent to every
+// VM every ProbeInterval.
+func (e *Engine) buildCommands() {
+	e.listCmd = e.runner + " --list"
+	e.bootCmd = e.cfg.Containers.CloudVMs.BootProbeCommand
+	if e.bootCmd == "" {
+		e.bootCmd = "true"
 	}
-	return "true"
 }
 
 // InitCommand is the instance init script: it writes the instance secret

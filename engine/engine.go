@@ -49,12 +49,19 @@ type Engine struct {
 	menu    *TypeMenu
 	entropy io.Reader
 	runner  string
+	listCmd string
+	bootCmd string
 	// quotaGroup is Options.QuotaGroup.
 	quotaGroup func(InstanceType) string
 	now        time.Time
 	out        []Action
 
-	vms      map[string]*vm // by instance ID
+	vms    map[string]*vm // by instance ID
+	vmList []*vm          // the same, sorted by ID
+	// unprobed counts VMs in state unknown that never answered a probe:
+	// while there are any, containers "not running anywhere" may be
+	// running on them.
+	unprobed int
 	creating map[string]*vm // by secret: creates not yet matched to an ID
 	// committed is the hourly price of every VM that exists or may
 	// exist: listed, shutting down, and creates in flight.
@@ -101,6 +108,12 @@ type Engine struct {
 	// since then calls for a new pass.
 	lastSched time.Time
 
+	// candidates are the VMs that accept containers, by type name
+	// (rebuilt when candDirty); pass numbers scheduling passes.
+	candidates map[string][]*vm
+	candDirty  bool
+	pass       uint64
+
 	order      []*ctr
 	orderDirty bool
 	dirty      bool
@@ -133,6 +146,7 @@ func New(cfg Config, opts Options) (*Engine, error) {
 	if e.runner == "" {
 		e.runner = cfg.Containers.CrunchRunCommand
 	}
+	e.buildCommands()
 	cv := &e.cfg.Containers.CloudVMs
 	e.maxContainers = cv.InitialQuotaEstimate
 	if e.maxContainers <= 0 {
@@ -287,14 +301,25 @@ func (e *Engine) newSecret() string {
 
 func (e *Engine) tag(name string) string { return e.cfg.Containers.CloudVMs.TagKeyPrefix + name }
 
-// sortedVMs returns the VMs with an ID, sorted by ID.
-func (e *Engine) sortedVMs() []*vm {
-	out := make([]*vm, 0, len(e.vms))
-	for _, v := range e.vms {
-		out = append(out, v)
+// sortedVMs returns the VMs with an ID, sorted by ID. The slice is the
+// engine's own index: callers must not modify it, and must copy it
+// before a loop that may forget VMs.
+func (e *Engine) sortedVMs() []*vm { return e.vmList }
+
+// indexVM inserts v into the sorted index.
+func (e *Engine) indexVM(v *vm) {
+	i := sort.Search(len(e.vmList), func(i int) bool { return e.vmList[i].id >= v.id })
+	e.vmList = append(e.vmList, nil)
+	copy(e.vmList[i+1:], e.vmList[i:])
+	e.vmList[i] = v
+}
+
+// unindexVM removes v from the sorted index.
+func (e *Engine) unindexVM(v *vm) {
+	i := sort.Search(len(e.vmList), func(i int) bool { return e.vmList[i].id >= v.id })
+	if i < len(e.vmList) && e.vmList[i] == v {
+		e.vmList = append(e.vmList[:i], e.vmList[i+1:]...)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
-	return out
 }
 
 // sortedCreating returns pending creates, sorted by secret.

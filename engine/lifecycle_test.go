@@ -2,6 +2,7 @@ package engine
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -448,8 +449,11 @@ func TestTagsSavedOnHoldAndDrain(t *testing.T) {
 
 // TestRestartRecovery (§2.7, §3.8): a fresh engine takes over the VMs
 // (their idle behaviour from the tags), adopts the containers they run
-// without starting them again, and unlocks a container its predecessor
-// locked only once every VM has answered, or StaleLockTimeout passed.
+// without starting them again, and keeps a container its predecessor
+// locked: unlike the reference's fixStaleLocks it does not unlock it
+// (which would burn one of its MaxDispatchAttempts per restart), but
+// schedules it once every VM has answered — never while a VM that may be
+// running it is still unknown.
 func TestRestartRecovery(t *testing.T) {
 	setup := func(t *testing.T) *harness {
 		h := newHarness(t, testConfig(1, 2))
@@ -470,24 +474,24 @@ func TestRestartRecovery(t *testing.T) {
 		expect(t, "ctr1 on", []string{"vm-hold"}, h.e.RunningOn(ctrUUID(1)))
 		expect(t, "ctr2 on", []string{"vm-run"}, h.e.RunningOn(ctrUUID(2)))
 	}
-	// unlockedAt is when ctr3 was unlocked, zero if never; it must not
-	// have been started before.
-	unlockedAt := func(t *testing.T, h *harness) time.Time {
+	// startedAt is when ctr3 was started, zero if never; it must never
+	// be unlocked.
+	startedAt := func(t *testing.T, h *harness) time.Time {
 		t.Helper()
+		var at time.Time
 		for _, s := range h.history {
 			switch a := s.a.(type) {
 			case StartContainer:
-				if a.UUID == ctrUUID(3) {
-					t.Errorf("stale-locked ctr3 started before it was unlocked")
+				if a.UUID == ctrUUID(3) && at.IsZero() {
+					at = s.at
 				}
 			case UnlockContainer:
 				if a.UUID == ctrUUID(3) {
-					expect(t, "unlock reason", ReasonStaleLock, a.Reason)
-					return s.at
+					t.Errorf("%v: ctr3 unlocked (%s): a restart must not burn a dispatch attempt", s.at.Sub(t0), a.Reason)
 				}
 			}
 		}
-		return time.Time{}
+		return at
 	}
 
 	t.Run("every VM answers", func(t *testing.T) {
@@ -496,10 +500,14 @@ func TestRestartRecovery(t *testing.T) {
 		h.settle()
 		expect(t, "hold from tag", IdleHold, h.vmView("vm-hold").IdleBehavior)
 		expect(t, "run from tag", IdleRun, h.vmView("vm-run").IdleBehavior)
-		expect(t, "unlocks before probes", nil, unlockedUUIDs(h.since(0)))
+		if at := startedAt(t, h); !at.IsZero() {
+			t.Errorf("ctr3 started before the VMs answered")
+		}
 		h.tick()
-		expect(t, "unlocked once all answered", h.now, unlockedAt(t, h))
 		h.ticks(10)
+		if at := startedAt(t, h); at.IsZero() {
+			t.Errorf("ctr3 never started once every VM had answered")
+		}
 		noRestart(t, h)
 		expect(t, "hold kept", IdleHold, h.vmView("vm-hold").IdleBehavior)
 		expect(t, "tag updates", nil, actionsOf[SetVMTags](h.since(0)))
@@ -509,8 +517,25 @@ func TestRestartRecovery(t *testing.T) {
 		h.addVM("vm-dead", "type1", IdleRun).Unreachable = true
 		h.step()
 		h.settle()
+		// Past StaleLockTimeout the engine schedules again, but ctr3
+		// waits as long as vm-dead may be running it.
 		h.ticks(10)
-		within(t, "stale unlock", unlockedAt(t, h), t0.Add(h.cfg.Containers.StaleLockTimeout), h.cfg.Containers.CloudVMs.ProbeInterval)
+		if at := startedAt(t, h); !at.IsZero() {
+			t.Errorf("ctr3 started at %v while vm-dead, which may run it, had not answered", at.Sub(t0))
+		}
+		q, _ := h.e.Container(ctrUUID(3))
+		if !strings.Contains(q.SchedulingStatus, "report what they are running") {
+			t.Errorf("ctr3 status %q does not say why it waits", q.SchedulingStatus)
+		}
+		// vm-dead is shut down after TimeoutBooting; once it is gone,
+		// ctr3 runs.
+		h.ticks(int(h.cfg.Containers.CloudVMs.TimeoutBooting/h.cfg.Containers.CloudVMs.ProbeInterval) + 10)
+		if _, ok := h.e.VM("vm-dead"); ok {
+			t.Fatalf("vm-dead still known after TimeoutBooting")
+		}
+		if at := startedAt(t, h); at.IsZero() {
+			t.Errorf("ctr3 never started after vm-dead was gone")
+		}
 		noRestart(t, h)
 	})
 	t.Run("the late VM runs it", func(t *testing.T) {
@@ -522,8 +547,8 @@ func TestRestartRecovery(t *testing.T) {
 		h.ticks(3)
 		late.Unreachable = false
 		h.ticks(10)
-		if at := unlockedAt(t, h); !at.IsZero() {
-			t.Errorf("ctr3 unlocked at %v although vm-late runs it", at.Sub(t0))
+		if at := startedAt(t, h); !at.IsZero() {
+			t.Errorf("ctr3 started at %v although vm-late runs it", at.Sub(t0))
 		}
 		expect(t, "ctr3 on", []string{"vm-late"}, h.e.RunningOn(ctrUUID(3)))
 		if slices.Contains(startedUUIDs(h.since(0)), ctrUUID(3)) {

@@ -1,6 +1,9 @@
 package engine
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // probeRound probes every VM that has an address and is not already
 // being probed or shut down. VMs that have not passed the boot probe get
@@ -58,7 +61,12 @@ func (e *Engine) onProbed(ev VMProbed) {
 	}
 	var rl RunList
 	if ev.ListOK {
-		rl = ParseRunList(ev.List, e.cfg.ClusterID)
+		// A VM usually answers what it answered last time: parse once.
+		if ev.List != v.lastList || v.lastList == "" {
+			v.lastList = ev.List
+			v.lastRunList = ParseRunList(ev.List, e.cfg.ClusterID)
+		}
+		rl = v.lastRunList
 	}
 	failed := !ev.ListOK || !v.verified || (!v.booted && len(rl.Running) == 0 && len(v.runners) == 0)
 	if failed {
@@ -82,6 +90,9 @@ func (e *Engine) onProbed(ev VMProbed) {
 			return
 		}
 	} else {
+		if v.unprobed() {
+			e.unprobed--
+		}
 		v.lastProbeOK = v.probeStart
 	}
 	e.updateRunners(v, rl)
@@ -104,19 +115,23 @@ func (e *Engine) onProbed(ev VMProbed) {
 // but only if their --detach had answered before this probe started, so
 // a probe racing a start cannot close it.
 func (e *Engine) updateRunners(v *vm, rl RunList) {
-	listed := make(map[string]bool, len(rl.Running))
+	known := 0
 	for _, uuid := range rl.Running {
-		listed[uuid] = true
 		if r := v.runners[uuid]; r != nil {
+			known++
 			continue
 		}
 		e.addRunner(v, uuid, false, true)
+		known++
 	}
-	for _, r := range v.sortedRunners() {
-		if listed[r.uuid] || r.starting || !r.detached.Before(v.probeStart) {
-			continue
+	if known < len(v.runners) {
+		// Some runner was not listed: it ended.
+		for _, r := range v.sortedRunners() {
+			if slices.Contains(rl.Running, r.uuid) || r.starting || !r.detached.Before(v.probeStart) {
+				continue
+			}
+			e.closeRunner(v, r)
 		}
-		e.closeRunner(v, r)
 	}
 	if len(v.runners) > 0 {
 		v.busy = e.now

@@ -37,6 +37,10 @@ type ctr struct {
 	// onVM: a runner exists for it, or ended and the queue has not
 	// caught up yet (as of the last sort).
 	onVM bool
+	// inherited: it was already locked by us when this engine first saw
+	// it (a predecessor locked it). It may be running on a VM that has
+	// not answered yet, so it is not started while any VM is unknown.
+	inherited bool
 }
 
 // onVM reports whether uuid runs on a VM, or ran and the queue has not
@@ -101,27 +105,33 @@ func (e *Engine) onPolled(ev QueuePolled) {
 // addCtr caches a container seen for the first time.
 func (e *Engine) addCtr(c *Container) {
 	x := &ctr{c: *c, firstSeen: e.now}
+	x.inherited = !e.polled && (c.State == Locked || c.State == Running) && e.mine(c)
 	x.c.Mounts = nil
 	x.needs = ResourcesNeeded(e.cfg, c)
 	x.types, x.unsatisfiable = e.menu.Choose(c)
 	e.ctrs[c.UUID] = x
+	for _, v := range e.runOn[c.UUID] {
+		v.baseDirty = true // its size is known now
+	}
 	e.order = append(e.order, x)
 	e.orderDirty = true
 	e.dirty = true
 	e.recheck[c.UUID] = struct{}{}
 }
 
-// updateCtr applies a fresher record.
+// updateCtr applies a fresher record. Only the fields the engine acts
+// on are compared: a poll that changes none of them (the common case for
+// a running container) costs no copy.
 func (e *Engine) updateCtr(x *ctr, c *Container) {
 	old := &x.c
-	if old.State != c.State || old.Priority != c.Priority || old.LockedByUUID != c.LockedByUUID {
-		e.orderDirty = true
-		e.dirty = true
-		e.recheck[c.UUID] = struct{}{}
+	if old.State == c.State && old.Priority == c.Priority && old.LockedByUUID == c.LockedByUUID {
+		return
 	}
-	mounts := x.c.Mounts
+	e.orderDirty = true
+	e.dirty = true
+	e.recheck[c.UUID] = struct{}{}
 	x.c = *c
-	x.c.Mounts = mounts
+	x.c.Mounts = nil
 }
 
 // setRecord applies an API reply (lock, unlock, cancel).
@@ -137,6 +147,9 @@ func (e *Engine) setRecord(x *ctr, c *Container) {
 // forgetCtr drops a container from the cache.
 func (e *Engine) forgetCtr(x *ctr) {
 	delete(e.ctrs, x.c.UUID)
+	for _, v := range e.runOn[x.c.UUID] {
+		v.baseDirty = true
+	}
 	delete(e.exited, x.c.UUID)
 	x.c.State = "" // marks it for removal from e.order
 	e.orderDirty = true

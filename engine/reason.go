@@ -30,7 +30,6 @@ const (
 	ReasonNotRunningAnywhere Reason = "state=Running but not running on any worker"
 	ReasonExitedStillRunning Reason = "state=Running after crunch-run exited"
 	ReasonCrunchRunExited    Reason = "crunch-run exited"
-	ReasonStaleLock          Reason = "stale lock: locked by a previous dispatcher but not running on any worker"
 	ReasonOverQuotaUnlock    Reason = "over quota: unlocking until an instance can be had"
 	ReasonExcessSupervisor   Reason = "too many supervisors: unlocking"
 	ReasonUnsatisfiable      Reason = "constraints not satisfiable by any configured instance type"

@@ -109,24 +109,19 @@ func (e *Engine) reconcileOne(x *ctr, anyUnknown bool) {
 
 // anyUnknown reports whether a VM's containers are not known yet (it has
 // not answered a probe since it was found).
-func (e *Engine) anyUnknown() bool {
-	return e.unknownCount() > 0
-}
-
-func (e *Engine) unknownCount() int {
-	n := 0
-	for _, v := range e.vms {
-		if v.state == VMUnknown && v.lastProbeOK.IsZero() {
-			n++
-		}
-	}
-	return n
-}
+func (e *Engine) anyUnknown() bool { return e.unprobed > 0 }
 
 // recover runs after a (re)start until the engine is ready to schedule:
-// containers locked by a predecessor that are not running anywhere are
-// unlocked (§3.8), but only once every VM has answered a probe (it may
-// be running them) or StaleLockTimeout has passed.
+// once the first listing and poll are in and, if a predecessor left
+// containers locked that no VM is known to run, once every VM has
+// answered a probe or StaleLockTimeout has passed (§3.8).
+//
+// Unlike the reference's fixStaleLocks, such containers are not unlocked:
+// they are ours, so they are scheduled like any Locked container, without
+// burning one of their MaxDispatchAttempts per restart. While a VM has
+// not answered it may be running them, so they (marked inherited) wait
+// until no VM is unknown — past StaleLockTimeout too, since starting one
+// elsewhere could run it twice. Everything else is scheduled.
 func (e *Engine) recover() {
 	if !e.listed || !e.polled {
 		return
@@ -134,21 +129,11 @@ func (e *Engine) recover() {
 	if e.staleDeadline.IsZero() {
 		e.staleDeadline = e.now.Add(e.cfg.Containers.StaleLockTimeout)
 	}
-	var stale []*ctr
-	for _, x := range e.order {
-		if x.c.State == Locked && e.mine(&x.c) && x.op == opNone {
-			if _, alive := e.runOn[x.c.UUID]; !alive {
-				stale = append(stale, x)
+	if e.anyUnknown() && e.now.Before(e.staleDeadline) {
+		for _, x := range e.order {
+			if x.inherited && x.c.State == Locked && !e.onVM(x.c.UUID) {
+				return
 			}
-		}
-	}
-	if len(stale) > 0 && e.anyUnknown() && e.now.Before(e.staleDeadline) {
-		return
-	}
-	sort.Slice(stale, func(i, j int) bool { return stale[i].c.UUID < stale[j].c.UUID })
-	for _, x := range stale {
-		if _, alive := e.runOn[x.c.UUID]; !alive {
-			e.unlock(x, ReasonStaleLock)
 		}
 	}
 	e.ready = true

@@ -11,15 +11,6 @@ type schedStats struct {
 	longestWait         time.Duration
 }
 
-// slot is a VM (or pending create) as a place for containers during one
-// scheduling pass: its free resources after what runs or is allocated.
-type slot struct {
-	v    *vm
-	free Resources
-	n    int // containers running or allocated
-	full bool
-}
-
 // schedule maps the queue onto VMs (§4.2): start containers on VMs with
 // room, lock queued ones, create VMs for locked ones, and, when the
 // cloud account is full, unlock what cannot run and shut down idle VMs
@@ -28,7 +19,9 @@ func (e *Engine) schedule() {
 	cv := &e.cfg.Containers.CloudVMs
 	e.sortOrder()
 
-	byType, total := e.slots()
+	e.pass++
+	e.refreshCandidates()
+	total := e.instanceCount()
 	running := len(e.runOn)
 	e.adjustMaxContainers(running, total)
 	maxSupervisors := 0
@@ -103,6 +96,13 @@ func (e *Engine) schedule() {
 			x.status = SchedulingStatus{kind: statusPriorityZero, state: c.State}
 			continue
 		}
+		if x.inherited {
+			if e.anyUnknown() {
+				x.status = SchedulingStatus{kind: statusWaitUnknown}
+				continue
+			}
+			x.inherited = false
+		}
 		if c.SchedulingParameters.Supervisor && supervisors > maxSupervisors {
 			overSuper = append(overSuper, x)
 			x.status = SchedulingStatus{kind: statusSupervisorQueue, position: len(overSuper)}
@@ -113,7 +113,7 @@ func (e *Engine) schedule() {
 			continue
 		}
 		trying++
-		best := e.bestSlot(x, byType)
+		best := e.bestVM(x)
 		if best != nil {
 			best.free.Sub(x.needs)
 			best.n++
@@ -123,12 +123,12 @@ func (e *Engine) schedule() {
 					e.lock(x)
 				}
 				x.status = SchedulingStatus{kind: statusAllocated}
-			case best.v.ready() && x.op == opNone:
-				e.start(best.v, x)
+			case best.ready() && x.op == opNone:
+				e.start(best, x)
 				x.status = SchedulingStatus{kind: statusAllocated}
 			default:
 				e.sched.allocatedNotStarted++
-				x.status = SchedulingStatus{kind: statusWaitBoot, typeName: best.v.typeName}
+				x.status = SchedulingStatus{kind: statusWaitBoot, typeName: best.typeName}
 			}
 			continue
 		}
@@ -171,22 +171,19 @@ func (e *Engine) schedule() {
 			x.status = SchedulingStatus{kind: statusAtCapacity, position: qpos}
 			continue
 		}
-		v := e.create(it.Name, it)
-		s := e.newSlot(v)
-		s.free.Sub(x.needs)
-		s.n++
-		byType[it.Name] = append(byType[it.Name], s)
+		v := e.slot(e.create(it.Name, it))
+		v.free.Sub(x.needs)
+		v.n++
+		e.candidates[it.Name] = append(e.candidates[it.Name], v)
 		e.sched.allocatedNotStarted++
 		x.status = SchedulingStatus{kind: statusWaitBoot, typeName: it.Name}
 	}
 
 	// Everything from the first container that found no instance under
 	// quota waits; so does everything skipped above without a status.
-	inOver := make(map[*ctr]bool, len(overquota))
-	for _, x := range overquota {
-		inOver[x] = true
-	}
-	for _, x := range e.order {
+	overFrom := len(e.order) - len(overquota) // overquota is a suffix of e.order
+	for i, x := range e.order {
+		inOver := i >= overFrom
 		if x.c.State != Queued && x.c.State != Locked || x.unsatisfiable != nil {
 			continue
 		}
@@ -196,12 +193,12 @@ func (e *Engine) schedule() {
 		if oldest.IsZero() || x.c.CreatedAt.Before(oldest) {
 			oldest = x.c.CreatedAt
 		}
-		if x.status.kind != statusNone && !inOver[x] {
+		if x.status.kind != statusNone && !inOver {
 			continue
 		}
 		qpos++
 		kind := statusAtCapacity
-		if inOver[x] {
+		if inOver {
 			kind = overKind
 		}
 		x.status = SchedulingStatus{kind: kind, position: qpos}
@@ -242,63 +239,86 @@ func (e *Engine) schedule() {
 	if len(overquota) > 0 {
 		// Idle VMs nobody is waiting for may hold the quota (or budget)
 		// the next container needs.
-		for _, list := range byType {
-			for _, s := range list {
-				v := s.v
-				if s.n == 0 && v.id != "" && v.idle == IdleRun && (v.state == VMIdle || v.state == VMBooting) {
-					e.shutdown(v, ReasonOverQuota)
-				}
+		for _, v := range append([]*vm(nil), e.vmList...) {
+			if v.accepting() && e.slot(v).n == 0 && v.idle == IdleRun && (v.state == VMIdle || v.state == VMBooting) {
+				e.shutdown(v, ReasonOverQuota)
 			}
 		}
 	}
 }
 
-// slots builds the placement candidates, by instance type name, in a
-// stable order, and counts all instances.
-func (e *Engine) slots() (map[string][]*slot, int) {
-	byType := map[string][]*slot{}
-	all := append(e.sortedVMs(), e.sortedCreating()...)
-	for _, v := range all {
-		if !v.accepting() {
-			continue
+// refreshCandidates rebuilds the per-type lists of VMs that accept
+// containers, when the fleet changed since the last pass: VMs sorted by
+// ID, then creates in flight.
+func (e *Engine) refreshCandidates() {
+	if !e.candDirty && e.candidates != nil {
+		return
+	}
+	e.candDirty = false
+	if e.candidates == nil {
+		e.candidates = map[string][]*vm{}
+	}
+	for k, list := range e.candidates {
+		e.candidates[k] = list[:0]
+	}
+	for _, v := range e.vmList {
+		if v.accepting() {
+			e.candidates[v.typeName] = append(e.candidates[v.typeName], v)
 		}
-		s := e.newSlot(v)
+	}
+	for _, v := range e.sortedCreating() {
+		if v.accepting() {
+			e.candidates[v.typeName] = append(e.candidates[v.typeName], v)
+		}
+	}
+}
+
+// slot prepares v for this pass: its free resources after what runs on
+// it, before this pass's allocations. What runs is summed again only
+// when it changed.
+func (e *Engine) slot(v *vm) *vm {
+	if v.pass == e.pass {
+		return v
+	}
+	if v.baseDirty || v.pass == 0 {
+		v.baseDirty = false
+		v.base = ResourcesOf(v.it)
+		v.baseFull = false
 		for uuid := range v.runners {
-			x := e.ctrs[uuid]
-			if x == nil {
+			if x := e.ctrs[uuid]; x != nil {
+				v.base.Sub(x.needs)
+			} else {
 				// Size unknown: assume the VM is full.
-				s.full = true
-				continue
+				v.baseFull = true
 			}
-			s.free.Sub(x.needs)
 		}
-		byType[v.typeName] = append(byType[v.typeName], s)
 	}
-	return byType, e.instanceCount()
+	v.pass = e.pass
+	v.free = v.base
+	v.full = v.baseFull
+	v.n = len(v.runners)
+	return v
 }
 
-func (e *Engine) newSlot(v *vm) *slot {
-	return &slot{v: v, free: ResourcesOf(v.it), n: len(v.runners)}
-}
-
-// bestSlot picks where x goes among VMs of its eligible types: ready VMs
+// bestVM picks where x goes among VMs of its eligible types: ready VMs
 // before booting ones, then the busiest (packing lets others go idle),
 // then the cheapest type and lowest ID.
-func (e *Engine) bestSlot(x *ctr, byType map[string][]*slot) *slot {
+func (e *Engine) bestVM(x *ctr) *vm {
 	max := e.cfg.Containers.CloudVMs.MaxRunningContainersPerInstance
-	var best *slot
+	var best *vm
 	for _, it := range x.types {
-		for _, s := range byType[it.Name] {
-			if s.full || (max > 0 && s.n >= max) || !s.free.Accommodates(x.needs) {
+		for _, v := range e.candidates[it.Name] {
+			v = e.slot(v)
+			if v.full || (max > 0 && v.n >= max) || !v.free.Accommodates(x.needs) {
 				continue
 			}
 			if best == nil {
-				best = s
+				best = v
 				continue
 			}
-			br, sr := best.v.ready(), s.v.ready()
-			if sr && !br || sr == br && s.n > best.n {
-				best = s
+			br, vr := best.ready(), v.ready()
+			if vr && !br || vr == br && v.n > best.n {
+				best = v
 			}
 		}
 	}

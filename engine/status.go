@@ -19,6 +19,7 @@ const (
 	statusAtCapacity
 	statusAtBudget
 	statusUnsatisfiable
+	statusWaitUnknown
 )
 
 // SchedulingStatus is a container's scheduling status in compact form;
@@ -56,6 +57,8 @@ func (s SchedulingStatus) String() string {
 		return fmt.Sprintf("Waiting in queue at position %v.  Cluster is at capacity and cannot start any new instances right now.", s.position)
 	case statusAtBudget:
 		return fmt.Sprintf("Waiting in queue at position %v.  Cluster is at its spending limit (MaxHourlyCost) and cannot start any new instances right now.", s.position)
+	case statusWaitUnknown:
+		return "Waiting for instances found at start-up to report what they are running (this container may be running on one of them)."
 	case statusUnsatisfiable:
 		return "Cancelling: constraints not satisfiable by any configured instance type."
 	}

@@ -41,12 +41,26 @@ type vm struct {
 	lastProbeOK  time.Time
 	staleSince   time.Time
 	brokenReport bool
+	// lastList and lastRunList cache the last --list answer, parsed.
+	lastList    string
+	lastRunList RunList
 
 	destroying       bool
 	destroyRequested time.Time
 	destroyReason    Reason
 
 	runners map[string]*runner
+
+	// Scheduling: base is the VM's capacity minus what runs on it
+	// (recomputed when baseDirty); free and n are the same during one
+	// pass (pass), after that pass's allocations.
+	base      Resources
+	baseFull  bool
+	baseDirty bool
+	pass      uint64
+	free      Resources
+	full      bool
+	n         int
 }
 
 // runner is one crunch-run process the engine believes exists on a VM.
@@ -95,9 +109,17 @@ func (v *vm) ready() bool {
 // addVM registers a VM (listed or created) and counts its price.
 func (e *Engine) addVM(v *vm) {
 	e.vms[v.id] = v
+	e.indexVM(v)
+	e.candDirty = true
 	e.committed += v.price()
+	if v.unprobed() {
+		e.unprobed++
+	}
 	e.dirty = true
 }
+
+// unprobed reports whether v may run containers nobody knows of yet.
+func (v *vm) unprobed() bool { return v.state == VMUnknown && v.lastProbeOK.IsZero() }
 
 // forgetVM drops a VM that is gone from the cloud. Its runners end: the
 // reconciliation then requeues or cancels their containers.
@@ -105,7 +127,12 @@ func (e *Engine) forgetVM(v *vm) {
 	for _, r := range v.sortedRunners() {
 		e.closeRunner(v, r)
 	}
+	if v.unprobed() {
+		e.unprobed--
+	}
 	delete(e.vms, v.id)
+	e.unindexVM(v)
+	e.candDirty = true
 	e.committed -= v.price()
 	e.dirty = true
 }
@@ -120,6 +147,7 @@ func (e *Engine) addRunner(v *vm, uuid string, starting, adopted bool) *runner {
 		v.runners = map[string]*runner{}
 	}
 	v.runners[uuid] = r
+	v.baseDirty = true
 	e.runOn[uuid] = append(e.runOn[uuid], v)
 	delete(e.exited, uuid)
 	v.busy = e.now
@@ -135,6 +163,7 @@ func (e *Engine) addRunner(v *vm, uuid string, starting, adopted bool) *runner {
 // closeRunner records that a crunch-run process ended.
 func (e *Engine) closeRunner(v *vm, r *runner) {
 	delete(v.runners, r.uuid)
+	v.baseDirty = true
 	delete(e.killing, r)
 	list := e.runOn[r.uuid]
 	for i, x := range list {
@@ -163,11 +192,15 @@ func (e *Engine) closeRunner(v *vm, r *runner) {
 // cannot be destroyed; they are drained instead, and destroyed once
 // they have an ID.
 func (e *Engine) shutdown(v *vm, reason Reason) {
+	e.candDirty = true
 	if v.id == "" {
 		v.idle = IdleDrain
 		return
 	}
 	if v.state != VMShutdown {
+		if v.unprobed() {
+			e.unprobed--
+		}
 		v.state = VMShutdown
 		v.destroyReason = reason
 	}
@@ -232,6 +265,7 @@ func (e *Engine) setIdleBehavior(v *vm, b IdleBehavior) {
 		return
 	}
 	v.idle = b
+	e.candDirty = true
 	e.saveTags(v)
 	e.dirty = true
 	e.maybeShutdown(v)

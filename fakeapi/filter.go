@@ -55,8 +55,21 @@ type Filter struct {
 	Offset int
 }
 
+// summary holds the fields of a container that filters look at, so
+// that matching does not copy whole records.
+type summary struct {
+	UUID         string
+	State        engine.ContainerState
+	Priority     int64
+	LockedByUUID string
+}
+
+func summarize(c *engine.Container) summary {
+	return summary{UUID: c.UUID, State: c.State, Priority: c.Priority, LockedByUUID: c.LockedByUUID}
+}
+
 // match reports whether c meets every condition of f.
-func (f Filter) match(c engine.Container) bool {
+func (f Filter) match(c summary) bool {
 	switch {
 	case len(f.States) > 0 && !slices.Contains(f.States, c.State):
 		return false
@@ -72,22 +85,48 @@ func (f Filter) match(c engine.Container) bool {
 	return true
 }
 
-// sort orders cs as f asks.
-func (f Filter) sort(cs []engine.Container) {
+// onlyOpen reports whether f can only match containers in a non-final
+// state: it asks for non-final states only, or for a lock holder (final
+// containers hold no lock).
+func (f Filter) onlyOpen() bool {
+	if f.LockedByUUID != "" {
+		return true
+	}
+	if len(f.States) == 0 {
+		return false
+	}
+	for _, st := range f.States {
+		if st.Final() {
+			return false
+		}
+	}
+	return true
+}
+
+// listKey is what sorting needs of a container: sorting keys rather
+// than the large records keeps a big poll cheap.
+type listKey struct {
+	uuid     string
+	priority int64
+}
+
+// sortKeys orders keys as f asks.
+func (f Filter) sortKeys(keys []listKey) []listKey {
 	switch f.Order {
 	case "", OrderUUID:
-		slices.SortFunc(cs, func(a, b engine.Container) int { return cmp.Compare(a.UUID, b.UUID) })
+		slices.SortFunc(keys, func(a, b listKey) int { return cmp.Compare(a.uuid, b.uuid) })
 	case OrderPriorityDesc:
-		slices.SortFunc(cs, func(a, b engine.Container) int {
-			return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.UUID, b.UUID))
+		slices.SortFunc(keys, func(a, b listKey) int {
+			return cmp.Or(cmp.Compare(b.priority, a.priority), cmp.Compare(a.uuid, b.uuid))
 		})
 	default:
 		panic(fmt.Sprintf("fakeapi: unknown order %q", f.Order))
 	}
+	return keys
 }
 
 // page applies Offset and Limit to sorted results.
-func (f Filter) page(cs []engine.Container) []engine.Container {
+func (f Filter) page(cs []listKey) []listKey {
 	if f.Offset > 0 {
 		cs = cs[min(f.Offset, len(cs)):]
 	}

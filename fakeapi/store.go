@@ -31,8 +31,12 @@ type Store struct {
 	now         func() time.Time
 	maxAttempts int
 
-	mu         sync.Mutex
-	ctrs       map[string]engine.Container
+	mu   sync.Mutex
+	ctrs map[string]engine.Container
+	// open indexes the containers not in a final state, so that the
+	// dispatcher's polls (queued, or locked by it) cost what is open,
+	// not what ever ran.
+	open       map[string]summary
 	history    map[string][]Transition
 	seq        int
 	observers  []func(before, after engine.Container)
@@ -54,6 +58,7 @@ func NewStore(cfg StoreConfig) *Store {
 		now:         cfg.Now,
 		maxAttempts: maxAttempts,
 		ctrs:        map[string]engine.Container{},
+		open:        map[string]summary{},
 		history:     map[string][]Transition{},
 	}
 }
@@ -99,20 +104,43 @@ func (s *Store) Get(uuid string) (engine.Container, error) {
 }
 
 // List returns copies of the containers f selects, in f's order and page;
-// nil if none match.
+// nil if none match. Only the selected page is copied: a poll of a big
+// queue costs one copy per container returned.
 func (s *Store) List(f Filter) []engine.Container {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []engine.Container
-	for _, c := range s.ctrs {
+	var keys []listKey
+	consider := func(c summary) {
 		if f.match(c) {
-			out = append(out, c)
+			keys = append(keys, listKey{uuid: c.UUID, priority: c.Priority})
 		}
 	}
-	f.sort(out)
-	out = f.page(out)
-	for i := range out {
-		out[i] = clone(out[i])
+	switch {
+	case f.UUIDs != nil:
+		seen := make(map[string]bool, len(f.UUIDs))
+		for _, uuid := range f.UUIDs {
+			if c, ok := s.ctrs[uuid]; ok && !seen[uuid] {
+				seen[uuid] = true
+				consider(summarize(&c))
+			}
+		}
+	case f.onlyOpen():
+		keys = make([]listKey, 0, len(s.open))
+		for _, c := range s.open {
+			consider(c)
+		}
+	default:
+		for _, c := range s.ctrs {
+			consider(summarize(&c))
+		}
+	}
+	keys = f.page(f.sortKeys(keys))
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([]engine.Container, len(keys))
+	for i, k := range keys {
+		out[i] = clone(s.ctrs[k.uuid])
 	}
 	return out
 }
@@ -200,6 +228,11 @@ func (s *Store) commitLocked(op Op, auth string, now time.Time, before, after en
 		s.ctrs[uuid] = after
 	} else {
 		delete(s.ctrs, uuid)
+	}
+	if after.UUID != "" && !after.State.Final() {
+		s.open[uuid] = summarize(&after)
+	} else {
+		delete(s.open, uuid)
 	}
 	s.seq++
 	s.history[uuid] = append(s.history[uuid], Transition{

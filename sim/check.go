@@ -31,6 +31,8 @@ type checker struct {
 	// liveOn: container UUID -> VMs with a live crunch-run for it.
 	liveOn map[string]map[string]bool
 	vmLive map[string][]string
+	// vmVersion is each VM's process version when last looked at.
+	vmVersion map[string]uint64
 	// outstanding starts per UUID in this engine generation.
 	outstanding map[string]int
 	// openContainers counts containers in the API not yet final.
@@ -46,6 +48,7 @@ func newChecker(s *Sim) *checker {
 		s:           s,
 		liveOn:      map[string]map[string]bool{},
 		vmLive:      map[string][]string{},
+		vmVersion:   map[string]uint64{},
 		outstanding: map[string]int{},
 		vmStates:    map[string]engine.VMState{},
 		statusSeen:  map[string]bool{},
@@ -72,6 +75,13 @@ func (c *checker) engineStarted() {
 // vmTouched updates the live-process map after a VM ran a command or
 // advanced: invariant 1, a container never runs on two VMs.
 func (c *checker) vmTouched(id string, vm *stubvm.VM) {
+	if v, ok := c.vmVersion[id]; ok && v == vm.Version() && !vm.Destroyed() {
+		return
+	}
+	c.vmVersion[id] = vm.Version()
+	if vm.Destroyed() {
+		delete(c.vmVersion, id)
+	}
 	live := vm.Live()
 	old := c.vmLive[id]
 	if equalStrings(old, live) {
@@ -202,14 +212,16 @@ var legalVM = map[engine.VMState]map[engine.VMState]bool{
 	engine.VMShutdown: {},
 }
 
-// afterStep runs the checks that look at the whole fleet, at most every
-// 10 simulated seconds: legal VM transitions (6), leaks (2), locks (7).
+// afterStep runs the checks that look at the whole fleet, once per
+// simulated minute (every step would make a simulated day take hours):
+// legal VM transitions (6), leaks (2), locks (7). The per-step checks
+// are in action, vmTouched and containerChanged.
 func (c *checker) afterStep() {
 	s := c.s
 	if s.now.Before(c.nextPeriodic) {
 		return
 	}
-	c.nextPeriodic = s.now.Add(10 * time.Second)
+	c.nextPeriodic = s.now.Add(time.Minute)
 	known := map[string]bool{}
 	for _, v := range s.eng.VMs() {
 		if v.ID == "" {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,25 +124,26 @@ func (s *Sim) pollQueue() {
 	ev := engine.QueuePolled{Start: s.now}
 	if ev.Err = s.apiFault(); ev.Err == nil {
 		zero := int64(0)
-		seen := map[string]bool{}
-		add := func(cs []engine.Container) {
-			for _, c := range cs {
-				if !seen[c.UUID] {
-					seen[c.UUID] = true
-					ev.Containers = append(ev.Containers, c)
-				}
-			}
+		// Ours first (the bulk of a busy cluster's answer, sorted by
+		// UUID), then the queued ones (never ours: a queued container
+		// holds no lock), then re-fetches of the last answer's open
+		// containers that neither query returned.
+		mine := s.store.List(fakeapi.Filter{LockedByUUID: s.token})
+		queued := s.store.List(fakeapi.Filter{States: []engine.ContainerState{engine.Queued}, PriorityAbove: &zero, Order: fakeapi.OrderPriorityDesc})
+		inQueued := make(map[string]bool, len(queued))
+		for _, c := range queued {
+			inQueued[c.UUID] = true
 		}
-		add(s.store.List(fakeapi.Filter{LockedByUUID: s.token}))
-		add(s.store.List(fakeapi.Filter{States: []engine.ContainerState{engine.Queued}, PriorityAbove: &zero, Order: fakeapi.OrderPriorityDesc}))
 		var missing []string
 		for _, uuid := range s.work.polled {
-			if !seen[uuid] {
+			_, inMine := slices.BinarySearchFunc(mine, uuid, func(c engine.Container, u string) int { return strings.Compare(c.UUID, u) })
+			if !inMine && !inQueued[uuid] {
 				missing = append(missing, uuid)
 			}
 		}
+		ev.Containers = append(mine, queued...)
 		if len(missing) > 0 {
-			add(s.store.List(fakeapi.Filter{UUIDs: missing}))
+			ev.Containers = append(ev.Containers, s.store.List(fakeapi.Filter{UUIDs: missing})...)
 		}
 		s.work.polled = s.work.polled[:0]
 		for _, c := range ev.Containers {

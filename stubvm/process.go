@@ -2,6 +2,7 @@ package stubvm
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vmdispatch/vmdispatch/engine"
@@ -141,6 +142,12 @@ func (vm *VM) start(now time.Time, uuid, token string, args []string) *process {
 		vm.order = slices.Insert(vm.order, i, uuid)
 	}
 	vm.procs[uuid] = p
+	i, found := slices.BinarySearchFunc(vm.active, uuid, func(q *process, u string) int { return strings.Compare(q.uuid, u) })
+	if found {
+		vm.active[i] = p
+	} else {
+		vm.active = slices.Insert(vm.active, i, p)
+	}
 	vm.starts[uuid]++
 	vm.version++
 	return p
@@ -160,13 +167,23 @@ func (vm *VM) nextEvent() (*process, time.Time, bool) {
 		first *process
 		at    time.Time
 	)
-	for _, uuid := range vm.order {
-		p := vm.procs[uuid]
+	// Only processes that may still do something are scanned; the others
+	// are dropped from vm.active as they are met, so a long-lived VM does
+	// not pay for every container it ever ran.
+	n := 0
+	for _, p := range vm.active {
 		t, ok := vm.eventTime(p)
-		if ok && (first == nil || t.Before(at)) {
+		if !ok {
+			continue
+		}
+		vm.active[n] = p
+		n++
+		if first == nil || t.Before(at) {
 			first, at = p, t
 		}
 	}
+	clear(vm.active[n:])
+	vm.active = vm.active[:n]
 	return first, at, first != nil
 }
 

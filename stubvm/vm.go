@@ -86,8 +86,10 @@ type VM struct {
 
 	destroyed bool
 
-	procs   map[string]*process
-	order   []string // keys of procs, sorted
+	procs map[string]*process
+	order []string // keys of procs, sorted
+	// active are the processes that may still have events, by UUID.
+	active  []*process
 	starts  map[string]int
 	nextPID int
 	version uint64 // bumped whenever a process changes state
@@ -171,6 +173,10 @@ func (vm *VM) Broken(now time.Time) bool {
 // expects (false with Knobs.WrongHostKey). An SSH layer refuses to run
 // commands when it is false.
 func (vm *VM) HostKeyOK() bool { return !vm.cfg.Knobs.WrongHostKey }
+
+// Version changes whenever a process changes state, so that an observer
+// can tell cheaply that Live and Processes are unchanged.
+func (vm *VM) Version() uint64 { return vm.version }
 
 // Destroyed reports whether Destroy was called.
 func (vm *VM) Destroyed() bool { return vm.destroyed }
