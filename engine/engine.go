@@ -78,6 +78,7 @@ type Engine struct {
 	createsInFlight int
 
 	ctrs    map[string]*ctr
+	choices map[shape]choice
 	runOn   map[string][]*vm // container UUID -> VMs with a runner for it
 	exited  map[string]time.Time
 	killing map[*runner]*vm

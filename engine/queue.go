@@ -73,6 +73,13 @@ func (e *Engine) onPolled(ev QueuePolled) {
 		}
 		return
 	}
+	if n := len(ev.Containers); len(e.ctrs) == 0 && n > 64 {
+		// First poll of a big queue: size the maps once rather than
+		// growing them step by step.
+		e.ctrs = make(map[string]*ctr, n)
+		e.recheck = make(map[string]struct{}, n)
+		e.order = make([]*ctr, 0, n)
+	}
 	seen := make(map[string]struct{}, len(ev.Containers))
 	for i := range ev.Containers {
 		c := &ev.Containers[i]
@@ -107,8 +114,8 @@ func (e *Engine) addCtr(c *Container) {
 	x := &ctr{c: *c, firstSeen: e.now}
 	x.inherited = !e.polled && (c.State == Locked || c.State == Running) && e.mine(c)
 	x.c.Mounts = nil
-	x.needs = ResourcesNeeded(e.cfg, c)
-	x.types, x.unsatisfiable = e.menu.Choose(c)
+	x.needs = e.menu.ResourcesNeeded(c)
+	x.types, x.unsatisfiable = e.choose(c, x.needs)
 	e.ctrs[c.UUID] = x
 	for _, v := range e.runOn[c.UUID] {
 		v.baseDirty = true // its size is known now
@@ -117,6 +124,37 @@ func (e *Engine) addCtr(c *Container) {
 	e.orderDirty = true
 	e.dirty = true
 	e.recheck[c.UUID] = struct{}{}
+}
+
+// shape is what type choice depends on for a container without GPUs.
+type shape struct {
+	needs       Resources
+	preemptible bool
+}
+
+type choice struct {
+	types []*InstanceType
+	err   error
+}
+
+// choose returns the eligible types for c. Queues hold many containers
+// of the same shape, so choices are cached by shape (GPU requests, rare
+// and with more to compare, are not cached). The returned slice is
+// shared: callers must not modify it.
+func (e *Engine) choose(c *Container, needs Resources) ([]*InstanceType, error) {
+	if c.RuntimeConstraints.GPU.Stack != "" || c.RuntimeConstraints.GPU.DeviceCount != 0 {
+		return e.menu.Choose(c)
+	}
+	k := shape{needs: needs, preemptible: c.SchedulingParameters.Preemptible}
+	if ch, ok := e.choices[k]; ok {
+		return ch.types, ch.err
+	}
+	types, err := e.menu.Choose(c)
+	if e.choices == nil {
+		e.choices = map[shape]choice{}
+	}
+	e.choices[k] = choice{types, err}
+	return types, err
 }
 
 // updateCtr applies a fresher record. Only the fields the engine acts

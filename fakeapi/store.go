@@ -2,6 +2,7 @@ package fakeapi
 
 import (
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ type Store struct {
 	// dispatcher's polls (queued, or locked by it) cost what is open,
 	// not what ever ran.
 	open       map[string]summary
+	openUUIDs  []string // keys of open, sorted
 	history    map[string][]Transition
 	seq        int
 	observers  []func(before, after engine.Container)
@@ -107,9 +109,23 @@ func (s *Store) Get(uuid string) (engine.Container, error) {
 // nil if none match. Only the selected page is copied: a poll of a big
 // queue costs one copy per container returned.
 func (s *Store) List(f Filter) []engine.Container {
+	return s.list(f, clone)
+}
+
+// ListShared is List without the deep copy: the maps, slices and
+// pointers of the returned records are shared with the Store, so callers
+// must treat them as read-only. The Store never modifies a committed
+// record in place, so they stay valid. For hot read-only paths (the
+// simulator's polls of a busy queue).
+func (s *Store) ListShared(f Filter) []engine.Container {
+	return s.list(f, func(c engine.Container) engine.Container { return c })
+}
+
+func (s *Store) list(f Filter, copyOf func(engine.Container) engine.Container) []engine.Container {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var keys []listKey
+	sorted := false
 	consider := func(c summary) {
 		if f.match(c) {
 			keys = append(keys, listKey{uuid: c.UUID, priority: c.Priority})
@@ -125,22 +141,29 @@ func (s *Store) List(f Filter) []engine.Container {
 			}
 		}
 	case f.onlyOpen():
+		// The index is sorted by UUID: in that order no sort is needed.
 		keys = make([]listKey, 0, len(s.open))
-		for _, c := range s.open {
-			consider(c)
+		for _, uuid := range s.openUUIDs {
+			consider(s.open[uuid])
+		}
+		if f.Order == "" || f.Order == OrderUUID {
+			sorted = true
 		}
 	default:
 		for _, c := range s.ctrs {
 			consider(summarize(&c))
 		}
 	}
-	keys = f.page(f.sortKeys(keys))
+	if !sorted {
+		keys = f.sortKeys(keys)
+	}
+	keys = f.page(keys)
 	if len(keys) == 0 {
 		return nil
 	}
 	out := make([]engine.Container, len(keys))
 	for i, k := range keys {
-		out[i] = clone(s.ctrs[k.uuid])
+		out[i] = copyOf(s.ctrs[k.uuid])
 	}
 	return out
 }
@@ -230,9 +253,16 @@ func (s *Store) commitLocked(op Op, auth string, now time.Time, before, after en
 		delete(s.ctrs, uuid)
 	}
 	if after.UUID != "" && !after.State.Final() {
+		if _, ok := s.open[uuid]; !ok {
+			i, _ := slices.BinarySearch(s.openUUIDs, uuid)
+			s.openUUIDs = slices.Insert(s.openUUIDs, i, uuid)
+		}
 		s.open[uuid] = summarize(&after)
-	} else {
+	} else if _, ok := s.open[uuid]; ok {
 		delete(s.open, uuid)
+		if i, found := slices.BinarySearch(s.openUUIDs, uuid); found {
+			s.openUUIDs = slices.Delete(s.openUUIDs, i, i+1)
+		}
 	}
 	s.seq++
 	s.history[uuid] = append(s.history[uuid], Transition{

@@ -249,3 +249,18 @@ func TestDelete(t *testing.T) {
 		t.Errorf("Get after re-Add: %v", err)
 	}
 }
+
+// TestListSharedMatchesList: ListShared returns the same records, in
+// the same order, as List.
+func TestListSharedMatchesList(t *testing.T) {
+	s, _ := newStore(t, 10, listFixture()...)
+	for _, f := range []Filter{
+		{},
+		{LockedByUUID: "zzzzz-gj3su-000000000000001"},
+		{States: []engine.ContainerState{engine.Queued}, Order: OrderPriorityDesc},
+	} {
+		if diff := cmp.Diff(s.List(f), s.ListShared(f)); diff != "" {
+			t.Errorf("filter %+v: ListShared differs from List (-List +ListShared):\n%s", f, diff)
+		}
+	}
+}

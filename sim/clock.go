@@ -1,46 +1,60 @@
 package sim
 
 import (
-	"container/heap"
 	"time"
+
+	"github.com/vmdispatch/vmdispatch/engine"
 )
 
-// item is something scheduled to happen at a simulated time.
+// item is something scheduled to happen at a simulated time: an event
+// for the engine of generation gen, or a function.
 type item struct {
 	at  time.Time
 	seq uint64
+	gen int
+	ev  engine.Event
 	fn  func()
 }
 
 // agenda is the discrete-event queue: items run in time order, ties in
-// the order they were scheduled, so runs are deterministic.
+// the order they were scheduled, so runs are deterministic. It is a
+// binary heap of values: a simulated day schedules millions of items,
+// and one allocation each would dominate the run.
 type agenda struct {
-	items []*item
+	items []item
 	seq   uint64
 }
 
-func (a *agenda) Len() int { return len(a.items) }
-func (a *agenda) Less(i, j int) bool {
-	x, y := a.items[i], a.items[j]
-	if !x.at.Equal(y.at) {
+func (a *agenda) less(i, j int) bool {
+	x, y := &a.items[i], &a.items[j]
+	if x.at != y.at {
 		return x.at.Before(y.at)
 	}
 	return x.seq < y.seq
 }
-func (a *agenda) Swap(i, j int) { a.items[i], a.items[j] = a.items[j], a.items[i] }
-func (a *agenda) Push(x any)    { a.items = append(a.items, x.(*item)) }
-func (a *agenda) Pop() any {
-	n := len(a.items)
-	it := a.items[n-1]
-	a.items[n-1] = nil
-	a.items = a.items[:n-1]
-	return it
+
+func (a *agenda) push(it item) {
+	a.seq++
+	it.seq = a.seq
+	a.items = append(a.items, it)
+	// Sift up.
+	i := len(a.items) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !a.less(i, p) {
+			break
+		}
+		a.items[i], a.items[p] = a.items[p], a.items[i]
+		i = p
+	}
 }
 
 // at schedules fn at t.
-func (a *agenda) at(t time.Time, fn func()) {
-	a.seq++
-	heap.Push(a, &item{at: t, seq: a.seq, fn: fn})
+func (a *agenda) at(t time.Time, fn func()) { a.push(item{at: t, fn: fn}) }
+
+// event schedules ev for the engine of generation gen at t.
+func (a *agenda) event(t time.Time, gen int, ev engine.Event) {
+	a.push(item{at: t, gen: gen, ev: ev})
 }
 
 // next returns the time of the earliest item.
@@ -51,4 +65,29 @@ func (a *agenda) next() (time.Time, bool) {
 	return a.items[0].at, true
 }
 
-func (a *agenda) pop() *item { return heap.Pop(a).(*item) }
+// pop removes and returns the earliest item.
+func (a *agenda) pop() item {
+	top := a.items[0]
+	n := len(a.items) - 1
+	a.items[0] = a.items[n]
+	a.items[n] = item{}
+	a.items = a.items[:n]
+	// Sift down.
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && a.less(r, l) {
+			m = r
+		}
+		if !a.less(m, i) {
+			break
+		}
+		a.items[i], a.items[m] = a.items[m], a.items[i]
+		i = m
+	}
+	return top
+}

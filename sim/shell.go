@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 
@@ -124,32 +123,16 @@ func (s *Sim) pollQueue() {
 	ev := engine.QueuePolled{Start: s.now}
 	if ev.Err = s.apiFault(); ev.Err == nil {
 		zero := int64(0)
-		// Ours first (the bulk of a busy cluster's answer, sorted by
-		// UUID), then the queued ones (never ours: a queued container
-		// holds no lock), then re-fetches of the last answer's open
-		// containers that neither query returned.
-		mine := s.store.List(fakeapi.Filter{LockedByUUID: s.token})
-		queued := s.store.List(fakeapi.Filter{States: []engine.ContainerState{engine.Queued}, PriorityAbove: &zero, Order: fakeapi.OrderPriorityDesc})
-		inQueued := make(map[string]bool, len(queued))
-		for _, c := range queued {
-			inQueued[c.UUID] = true
-		}
-		var missing []string
-		for _, uuid := range s.work.polled {
-			_, inMine := slices.BinarySearchFunc(mine, uuid, func(c engine.Container, u string) int { return strings.Compare(c.UUID, u) })
-			if !inMine && !inQueued[uuid] {
-				missing = append(missing, uuid)
-			}
-		}
-		ev.Containers = append(mine, queued...)
-		if len(missing) > 0 {
-			ev.Containers = append(ev.Containers, s.store.List(fakeapi.Filter{UUIDs: missing})...)
-		}
-		s.work.polled = s.work.polled[:0]
-		for _, c := range ev.Containers {
-			if !c.State.Final() {
-				s.work.polled = append(s.work.polled, c.UUID)
-			}
+		// Ours first (the bulk of a busy cluster's answer), then the
+		// queued ones (never ours: a queued container holds no lock),
+		// then re-fetches of containers that left both sets since the
+		// last poll (finished, taken, deleted), as the daemon's API
+		// client re-fetches the previous answer's missing entries.
+		ev.Containers = s.store.ListShared(fakeapi.Filter{LockedByUUID: s.token})
+		ev.Containers = append(ev.Containers, s.store.ListShared(fakeapi.Filter{States: []engine.ContainerState{engine.Queued}, PriorityAbove: &zero, Order: fakeapi.OrderPriorityDesc})...)
+		if len(s.work.departed) > 0 {
+			ev.Containers = append(ev.Containers, s.store.List(fakeapi.Filter{UUIDs: s.work.departed})...)
+			s.work.departed = s.work.departed[:0]
 		}
 	}
 	s.deliver(s.sc.API.Latency.Draw(s.rLatency), ev)

@@ -110,6 +110,7 @@ func New(sc *Scenario, opts Options) (*Sim, error) {
 	s.check = newChecker(s)
 	s.store.Observe(s.check.containerChanged)
 	s.work = newWorkload(s)
+	s.store.Observe(s.work.observe)
 	if err := s.startEngine(); err != nil {
 		return nil, err
 	}
@@ -231,7 +232,12 @@ func (s *Sim) Run() *Result {
 			if it.at.After(s.now) {
 				s.now = it.at
 			}
-			it.fn()
+			if it.fn != nil {
+				it.fn()
+			} else if it.gen == s.gen {
+				// Answers to a previous engine's calls are lost with it.
+				s.pending = append(s.pending, it.ev)
+			}
 		}
 		s.now = t
 		s.step()
@@ -296,12 +302,7 @@ func (s *Sim) restartsDone() bool {
 // deliver hands ev to the engine after d, unless the engine restarts
 // meanwhile (its successor never hears of calls it did not make).
 func (s *Sim) deliver(d time.Duration, ev engine.Event) {
-	gen := s.gen
-	s.ag.at(s.now.Add(d), func() {
-		if s.gen == gen {
-			s.pending = append(s.pending, ev)
-		}
-	})
+	s.ag.event(s.now.Add(d), s.gen, ev)
 }
 
 // heal stops every fault, so liveness can be judged.

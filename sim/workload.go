@@ -14,9 +14,10 @@ type workload struct {
 	uuids   []string
 	specs   map[string]work
 	arrived int
-	// polled are the UUIDs of the last queue answer still open, which
-	// the next answer re-fetches (as the daemon's API client does).
-	polled []string
+	// departed are containers that left the poll's two sets (locked by
+	// us; queued with priority > 0) since the last poll: the next answer
+	// re-fetches them, so the dispatcher learns how they ended.
+	departed []string
 }
 
 type work struct {
@@ -82,6 +83,21 @@ func containerOf(b Batch, uuid string, at time.Time) engine.Container {
 		c.Mounts = map[string]engine.Mount{"/tmp": {Kind: "tmp", Capacity: int64(b.TmpCapacity)}}
 	}
 	return c
+}
+
+// observe notes containers that leave the sets the dispatcher polls.
+func (w *workload) observe(before, after engine.Container) {
+	if before.UUID == "" || !w.polled(&before) {
+		return
+	}
+	if after.UUID == "" || !w.polled(&after) {
+		w.departed = append(w.departed, before.UUID)
+	}
+}
+
+// polled reports whether a poll's two queries return c.
+func (w *workload) polled(c *engine.Container) bool {
+	return c.LockedByUUID == w.s.token || (c.State == engine.Queued && c.Priority > 0)
 }
 
 // Run implements stubvm.Workload.
