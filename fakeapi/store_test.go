@@ -256,7 +256,7 @@ func TestListSharedMatchesList(t *testing.T) {
 	s, _ := newStore(t, 10, listFixture()...)
 	for _, f := range []Filter{
 		{},
-		{LockedByUUID: "zzzzz-gj3su-000000000000001"},
+		{LockedByUUID: me},
 		{States: []engine.ContainerState{engine.Queued}, Order: OrderPriorityDesc},
 	} {
 		if diff := cmp.Diff(s.List(f), s.ListShared(f)); diff != "" {
