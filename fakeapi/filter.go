@@ -65,6 +65,9 @@ type summary struct {
 }
 
 func summarize(c *engine.Container) summary {
+	if c == nil {
+		return summary{}
+	}
 	return summary{UUID: c.UUID, State: c.State, Priority: c.Priority, LockedByUUID: c.LockedByUUID}
 }
 
@@ -108,6 +111,7 @@ func (f Filter) onlyOpen() bool {
 type listKey struct {
 	uuid     string
 	priority int64
+	rec      *engine.Container
 }
 
 // sortKeys orders keys as f asks.

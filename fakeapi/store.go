@@ -3,6 +3,7 @@ package fakeapi
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,13 +33,13 @@ type Store struct {
 	now         func() time.Time
 	maxAttempts int
 
-	mu   sync.Mutex
-	ctrs map[string]engine.Container
-	// open indexes the containers not in a final state, so that the
-	// dispatcher's polls (queued, or locked by it) cost what is open,
-	// not what ever ran.
-	open       map[string]summary
-	openUUIDs  []string // keys of open, sorted
+	mu sync.Mutex
+	// ctrs holds each container's current record. A stored record is
+	// never modified: a change stores a new one, so ListShared can hand
+	// out shallow views of them.
+	ctrs map[string]*engine.Container
+	// open indexes the containers not in a final state (see openEntry).
+	open       []openEntry // sorted by UUID
 	history    map[string][]Transition
 	seq        int
 	observers  []func(before, after engine.Container)
@@ -59,10 +60,18 @@ func NewStore(cfg StoreConfig) *Store {
 	return &Store{
 		now:         cfg.Now,
 		maxAttempts: maxAttempts,
-		ctrs:        map[string]engine.Container{},
-		open:        map[string]summary{},
+		ctrs:        map[string]*engine.Container{},
 		history:     map[string][]Transition{},
 	}
+}
+
+// openEntry indexes one container not in a final state: the dispatcher's
+// polls (queued, or locked by it) cost what is open, not what ever ran,
+// and walk the index in UUID order without sorting.
+type openEntry struct {
+	uuid string
+	sum  summary
+	rec  *engine.Container
 }
 
 // Add creates a container, as an admin would: the UUID is required and
@@ -102,14 +111,14 @@ func (s *Store) Get(uuid string) (engine.Container, error) {
 	if !ok {
 		return engine.Container{}, errNotFound(uuid)
 	}
-	return clone(c), nil
+	return clone(*c), nil
 }
 
 // List returns copies of the containers f selects, in f's order and page;
 // nil if none match. Only the selected page is copied: a poll of a big
 // queue costs one copy per container returned.
 func (s *Store) List(f Filter) []engine.Container {
-	return s.list(f, clone)
+	return s.list(nil, f, clone)
 }
 
 // ListShared is List without the deep copy: the maps, slices and
@@ -118,17 +127,23 @@ func (s *Store) List(f Filter) []engine.Container {
 // record in place, so they stay valid. For hot read-only paths (the
 // simulator's polls of a busy queue).
 func (s *Store) ListShared(f Filter) []engine.Container {
-	return s.list(f, func(c engine.Container) engine.Container { return c })
+	return s.AppendShared(nil, f)
 }
 
-func (s *Store) list(f Filter, copyOf func(engine.Container) engine.Container) []engine.Container {
+// AppendShared is ListShared appending to dst, so that a caller polling
+// repeatedly can reuse one buffer.
+func (s *Store) AppendShared(dst []engine.Container, f Filter) []engine.Container {
+	return s.list(dst, f, func(c engine.Container) engine.Container { return c })
+}
+
+func (s *Store) list(dst []engine.Container, f Filter, copyOf func(engine.Container) engine.Container) []engine.Container {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var keys []listKey
 	sorted := false
-	consider := func(c summary) {
+	consider := func(c summary, rec *engine.Container) {
 		if f.match(c) {
-			keys = append(keys, listKey{uuid: c.UUID, priority: c.Priority})
+			keys = append(keys, listKey{uuid: c.UUID, priority: c.Priority, rec: rec})
 		}
 	}
 	switch {
@@ -137,21 +152,21 @@ func (s *Store) list(f Filter, copyOf func(engine.Container) engine.Container) [
 		for _, uuid := range f.UUIDs {
 			if c, ok := s.ctrs[uuid]; ok && !seen[uuid] {
 				seen[uuid] = true
-				consider(summarize(&c))
+				consider(summarize(c), c)
 			}
 		}
 	case f.onlyOpen():
 		// The index is sorted by UUID: in that order no sort is needed.
 		keys = make([]listKey, 0, len(s.open))
-		for _, uuid := range s.openUUIDs {
-			consider(s.open[uuid])
+		for i := range s.open {
+			consider(s.open[i].sum, s.open[i].rec)
 		}
 		if f.Order == "" || f.Order == OrderUUID {
 			sorted = true
 		}
 	default:
 		for _, c := range s.ctrs {
-			consider(summarize(&c))
+			consider(summarize(c), c)
 		}
 	}
 	if !sorted {
@@ -159,13 +174,12 @@ func (s *Store) list(f Filter, copyOf func(engine.Container) engine.Container) [
 	}
 	keys = f.page(keys)
 	if len(keys) == 0 {
-		return nil
+		return dst
 	}
-	out := make([]engine.Container, len(keys))
-	for i, k := range keys {
-		out[i] = copyOf(s.ctrs[k.uuid])
+	for _, k := range keys {
+		dst = append(dst, copyOf(*k.rec))
 	}
-	return out
+	return dst
 }
 
 // SetPriority changes a container's priority from outside, as the API
@@ -209,7 +223,7 @@ func (s *Store) Delete(uuid string) {
 		s.mu.Unlock()
 		return
 	}
-	s.commitLocked(OpDelete, "", s.now(), c, engine.Container{})
+	s.commitLocked(OpDelete, "", s.now(), *c, engine.Container{})
 	s.mu.Unlock()
 	s.deliver()
 }
@@ -219,11 +233,12 @@ func (s *Store) Delete(uuid string) {
 // the container after the call.
 func (s *Store) change(op Op, auth, uuid string, rule func(c *engine.Container, now time.Time) error) (engine.Container, error) {
 	s.mu.Lock()
-	cur, ok := s.ctrs[uuid]
+	curp, ok := s.ctrs[uuid]
 	if !ok {
 		s.mu.Unlock()
 		return engine.Container{}, errNotFound(uuid)
 	}
+	cur := *curp
 	now := s.now()
 	next := clone(cur)
 	if err := rule(&next, now); err != nil {
@@ -246,23 +261,23 @@ func (s *Store) change(op Op, auth, uuid string, rule func(c *engine.Container, 
 // the caller must call s.deliver after releasing it.
 func (s *Store) commitLocked(op Op, auth string, now time.Time, before, after engine.Container) {
 	uuid := before.UUID
+	var rec *engine.Container
 	if after.UUID != "" {
 		uuid = after.UUID
-		s.ctrs[uuid] = after
+		rec = new(engine.Container)
+		*rec = after
+		s.ctrs[uuid] = rec
 	} else {
 		delete(s.ctrs, uuid)
 	}
-	if after.UUID != "" && !after.State.Final() {
-		if _, ok := s.open[uuid]; !ok {
-			i, _ := slices.BinarySearch(s.openUUIDs, uuid)
-			s.openUUIDs = slices.Insert(s.openUUIDs, i, uuid)
-		}
-		s.open[uuid] = summarize(&after)
-	} else if _, ok := s.open[uuid]; ok {
-		delete(s.open, uuid)
-		if i, found := slices.BinarySearch(s.openUUIDs, uuid); found {
-			s.openUUIDs = slices.Delete(s.openUUIDs, i, i+1)
-		}
+	i, found := slices.BinarySearchFunc(s.open, uuid, func(e openEntry, u string) int { return strings.Compare(e.uuid, u) })
+	switch {
+	case rec != nil && !rec.State.Final() && found:
+		s.open[i] = openEntry{uuid: uuid, sum: summarize(rec), rec: rec}
+	case rec != nil && !rec.State.Final():
+		s.open = slices.Insert(s.open, i, openEntry{uuid: uuid, sum: summarize(rec), rec: rec})
+	case found:
+		s.open = slices.Delete(s.open, i, i+1)
 	}
 	s.seq++
 	s.history[uuid] = append(s.history[uuid], Transition{

@@ -128,12 +128,19 @@ func (s *Sim) pollQueue() {
 		// then re-fetches of containers that left both sets since the
 		// last poll (finished, taken, deleted), as the daemon's API
 		// client re-fetches the previous answer's missing entries.
-		ev.Containers = s.store.ListShared(fakeapi.Filter{LockedByUUID: s.token})
-		ev.Containers = append(ev.Containers, s.store.ListShared(fakeapi.Filter{States: []engine.ContainerState{engine.Queued}, PriorityAbove: &zero, Order: fakeapi.OrderPriorityDesc})...)
+		//
+		// The buffer is reused from poll to poll: the engine asks for
+		// the next poll only after it has processed the last answer, and
+		// copies what it keeps.
+		cs := s.work.pollBuf[:0]
+		cs = s.store.AppendShared(cs, fakeapi.Filter{LockedByUUID: s.token})
+		cs = s.store.AppendShared(cs, fakeapi.Filter{States: []engine.ContainerState{engine.Queued}, PriorityAbove: &zero, Order: fakeapi.OrderPriorityDesc})
 		if len(s.work.departed) > 0 {
-			ev.Containers = append(ev.Containers, s.store.List(fakeapi.Filter{UUIDs: s.work.departed})...)
+			cs = s.store.AppendShared(cs, fakeapi.Filter{UUIDs: s.work.departed})
 			s.work.departed = s.work.departed[:0]
 		}
+		s.work.pollBuf = cs
+		ev.Containers = cs
 	}
 	s.deliver(s.sc.API.Latency.Draw(s.rLatency), ev)
 }

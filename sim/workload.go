@@ -18,6 +18,8 @@ type workload struct {
 	// us; queued with priority > 0) since the last poll: the next answer
 	// re-fetches them, so the dispatcher learns how they ended.
 	departed []string
+	// pollBuf is the poll answers' buffer (see pollQueue).
+	pollBuf []engine.Container
 }
 
 type work struct {
