@@ -59,6 +59,11 @@ func (s *Sim) vmCreated(inst drivers.Instance, it engine.InstanceType, initComma
 		CommandLogLimit:  16,
 	})
 	s.vms[inst.ID] = &simVM{vm: vm, typeName: typeName, verifiedGen: -1}
+	if rec, ok := s.cloud.Record(inst.ID); ok && !rec.EvictAt.IsZero() {
+		// The provider reclaims the spot instance at its drawn time,
+		// whether or not anyone calls the cloud then.
+		s.ag.at(rec.EvictAt, func() { s.cloud.EvictDue() })
+	}
 	s.acct.vmCreated(inst.ID, it)
 	s.check.vmCreated(inst.ID, it)
 	s.trace.note(s.now, "cloud: instance created", map[string]any{"id": inst.ID, "type": typeName, "knobs": k})
