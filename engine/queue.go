@@ -33,7 +33,7 @@ type ctr struct {
 	// cancelAfterLock holds the runtime error to record once the lock
 	// (needed to set runtime_status) succeeds.
 	cancelAfterLock string
-	status          SchedulingStatus
+	status          schedStatus
 	// onVM: a runner exists for it, or ended and the queue has not
 	// caught up yet (as of the last sort).
 	onVM bool

@@ -81,35 +81,35 @@ func (e *Engine) schedule() {
 			supervisors++
 		}
 		if c.State != Queued && c.State != Locked {
-			x.status = SchedulingStatus{}
+			x.status = schedStatus{}
 			continue
 		}
 		if x.unsatisfiable != nil {
-			x.status = SchedulingStatus{kind: statusUnsatisfiable}
+			x.status = schedStatus{kind: statusUnsatisfiable}
 			continue
 		}
 		if x.onVM {
-			x.status = SchedulingStatus{kind: statusAllocated}
+			x.status = schedStatus{kind: statusAllocated}
 			continue
 		}
 		if c.Priority < 1 {
-			x.status = SchedulingStatus{kind: statusPriorityZero, state: c.State}
+			x.status = schedStatus{kind: statusPriorityZero}
 			continue
 		}
 		if x.inherited {
 			if e.anyUnknown() {
-				x.status = SchedulingStatus{kind: statusWaitUnknown}
+				x.status = schedStatus{kind: statusWaitUnknown}
 				continue
 			}
 			x.inherited = false
 		}
 		if c.SchedulingParameters.Supervisor && supervisors > maxSupervisors {
 			overSuper = append(overSuper, x)
-			x.status = SchedulingStatus{kind: statusSupervisorQueue, position: len(overSuper)}
+			x.status = schedStatus{kind: statusSupervisorQueue, position: int32(len(overSuper))}
 			continue
 		}
 		if e.maxContainers > 0 && trying >= e.maxContainers {
-			x.status = SchedulingStatus{}
+			x.status = schedStatus{}
 			continue
 		}
 		trying++
@@ -122,13 +122,13 @@ func (e *Engine) schedule() {
 				if x.op == opNone {
 					e.lock(x)
 				}
-				x.status = SchedulingStatus{kind: statusAllocated}
+				x.status = schedStatus{kind: statusAllocated}
 			case best.ready() && x.op == opNone:
 				e.start(best, x)
-				x.status = SchedulingStatus{kind: statusAllocated}
+				x.status = schedStatus{kind: statusAllocated}
 			default:
 				e.sched.allocatedNotStarted++
-				x.status = SchedulingStatus{kind: statusWaitBoot, typeName: best.typeName}
+				x.status = schedStatus{kind: statusWaitBoot, typeName: best.typeName}
 			}
 			continue
 		}
@@ -143,7 +143,7 @@ func (e *Engine) schedule() {
 			// left: wait for them, but keep placing later containers on
 			// VMs that have space.
 			qpos++
-			x.status = SchedulingStatus{kind: statusAtQuota, position: qpos}
+			x.status = schedStatus{kind: statusAtQuota, position: int32(qpos)}
 			continue
 		}
 		if it != nil && overBudget(it) {
@@ -152,7 +152,7 @@ func (e *Engine) schedule() {
 		}
 		if it == nil {
 			qpos++
-			x.status = SchedulingStatus{kind: statusCapacityTypes, position: qpos, types: x.types}
+			x.status = schedStatus{kind: statusCapacityTypes, position: int32(qpos)}
 			continue
 		}
 		newInstances++
@@ -163,12 +163,12 @@ func (e *Engine) schedule() {
 			if x.op == opNone {
 				e.lock(x)
 			}
-			x.status = SchedulingStatus{kind: statusWaitBoot, typeName: it.Name}
+			x.status = schedStatus{kind: statusWaitBoot, typeName: it.Name}
 			continue
 		}
 		if !e.canCreate() || x.op != opNone {
 			qpos++
-			x.status = SchedulingStatus{kind: statusAtCapacity, position: qpos}
+			x.status = schedStatus{kind: statusAtCapacity, position: int32(qpos)}
 			continue
 		}
 		v := e.slot(e.create(it.Name, it))
@@ -176,7 +176,7 @@ func (e *Engine) schedule() {
 		v.n++
 		e.candidates[it.Name] = append(e.candidates[it.Name], v)
 		e.sched.allocatedNotStarted++
-		x.status = SchedulingStatus{kind: statusWaitBoot, typeName: it.Name}
+		x.status = schedStatus{kind: statusWaitBoot, typeName: it.Name}
 	}
 
 	// Everything from the first container that found no instance under
@@ -201,7 +201,7 @@ func (e *Engine) schedule() {
 		if inOver {
 			kind = overKind
 		}
-		x.status = SchedulingStatus{kind: kind, position: qpos}
+		x.status = schedStatus{kind: kind, position: int32(qpos)}
 	}
 	e.sched.overQuota = len(overquota) + len(overSuper)
 	if !oldest.IsZero() {

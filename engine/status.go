@@ -22,32 +22,34 @@ const (
 	statusWaitUnknown
 )
 
-// SchedulingStatus is a container's scheduling status in compact form;
-// String renders the text the management API serves (§4.2). Rendering
+// schedStatus is a container's scheduling status in compact form;
+// statusText renders the text the management API serves (§4.2). Rendering
 // is deferred so that a scheduling pass over a large queue formats no
 // strings.
-type SchedulingStatus struct {
+type schedStatus struct {
 	kind     statusKind
-	position int
+	position int32
+	// typeName is the instance type a container waits for (it points
+	// into the config or a VM record, so it costs no allocation).
 	typeName string
-	state    ContainerState
-	types    []*InstanceType
 }
 
-// String returns the status text, "" when none applies.
-func (s SchedulingStatus) String() string {
+// statusText renders x's status: the state and eligible types come from
+// x itself, so the status stays small.
+func (x *ctr) statusText() string {
+	s := x.status
 	switch s.kind {
 	case statusAllocated:
 		return "Container is allocated to an instance and preparing to run."
 	case statusPriorityZero:
-		return fmt.Sprintf("This container will not be scheduled to run because its priority is 0 and state is %v.", s.state)
+		return fmt.Sprintf("This container will not be scheduled to run because its priority is 0 and state is %v.", x.c.State)
 	case statusSupervisorQueue:
 		return fmt.Sprintf("Waiting in workflow queue at position %v.  Cluster is at capacity and cannot start any new workflows right now.", s.position)
 	case statusWaitBoot:
 		return fmt.Sprintf("Waiting for a %v instance to boot and be ready to accept work.", s.typeName)
 	case statusCapacityTypes:
-		names := make([]string, len(s.types))
-		for i, it := range s.types {
+		names := make([]string, len(x.types))
+		for i, it := range x.types {
 			names[i] = it.Name
 		}
 		return fmt.Sprintf("Waiting in queue at position %v.  Cluster is at capacity for all eligible instance types (%v) and cannot start a new instance right now.", s.position, strings.Join(names, ", "))

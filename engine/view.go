@@ -107,7 +107,7 @@ func (e *Engine) entry(x *ctr) QueueEntry {
 		Resources:        x.needs,
 		Types:            x.types,
 		FirstSeenAt:      x.firstSeen,
-		SchedulingStatus: x.status.String(),
+		SchedulingStatus: x.statusText(),
 	}
 }
 
