@@ -217,45 +217,46 @@ func (e *Engine) cancel(x *ctr, reason Reason, runtimeError string) {
 	e.emit(CancelContainer{UUID: x.c.UUID, Reason: reason, RuntimeError: runtimeError})
 }
 
-func (e *Engine) on503(err *APIError) {
+// apiReply applies the common part of a lock, unlock or cancel reply:
+// the call is no longer in flight, a 503 feeds the concurrency limit, and
+// the returned record (if any) replaces the cached one. It returns the
+// container, or nil if it was forgotten meanwhile.
+func (e *Engine) apiReply(uuid string, c *Container, err *APIError) *ctr {
+	x := e.ctrs[uuid]
+	if x == nil {
+		return nil
+	}
+	x.op = opNone
 	if err != nil && err.Status == 503 {
 		e.last503 = e.now
 	}
+	e.setRecord(x, c)
+	return x
 }
 
 func (e *Engine) onLocked(ev ContainerLocked) {
-	x := e.ctrs[ev.UUID]
-	if x == nil {
+	x := e.apiReply(ev.UUID, ev.Container, ev.Err)
+	if x == nil || x.cancelAfterLock == "" {
 		return
 	}
-	x.op = opNone
-	e.on503(ev.Err)
-	if ev.Err != nil {
-		e.setRecord(x, nil)
-		if x.cancelAfterLock != "" && ev.Err.Status != 503 {
-			// Not lockable (gone, priority 0, taken): try again after
-			// the next poll shows its state.
-			x.touched = time.Time{}
-		}
-		return
-	}
-	e.setRecord(x, ev.Container)
-	if x.cancelAfterLock != "" && x.c.State == Locked && e.mine(&x.c) {
+	switch {
+	case ev.Err == nil && x.c.State == Locked && e.mine(&x.c):
 		e.cancel(x, ReasonUnsatisfiable, x.cancelAfterLock)
+	case ev.Err != nil && ev.Err.Status != 503:
+		// Not lockable (gone, priority 0, taken): try again once the
+		// next poll shows its state.
+		x.touched = time.Time{}
 	}
 }
 
 func (e *Engine) onUnlocked(ev ContainerUnlocked) {
-	x := e.ctrs[ev.UUID]
-	if x == nil {
-		return
-	}
-	x.op = opNone
-	e.on503(ev.Err)
-	e.setRecord(x, ev.Container)
-	if ev.Err == nil {
+	if x := e.apiReply(ev.UUID, ev.Container, ev.Err); x != nil && ev.Err == nil {
 		e.clearExited(x)
 	}
+}
+
+func (e *Engine) onCancelled(ev ContainerCancelled) {
+	e.apiReply(ev.UUID, ev.Container, ev.Err)
 }
 
 // clearExited forgets that a container's crunch-run ended, once the
@@ -266,16 +267,6 @@ func (e *Engine) clearExited(x *ctr) {
 		e.orderDirty = true
 		e.dirty = true
 	}
-}
-
-func (e *Engine) onCancelled(ev ContainerCancelled) {
-	x := e.ctrs[ev.UUID]
-	if x == nil {
-		return
-	}
-	x.op = opNone
-	e.on503(ev.Err)
-	e.setRecord(x, ev.Container)
 }
 
 // sortOrder sorts the queue as the scheduler walks it (§4.2): containers
