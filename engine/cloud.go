@@ -26,6 +26,10 @@ func (e *Engine) onListed(ev VMsListed) {
 	}
 	e.listDue = e.now.Add(cv.SyncInterval)
 	e.listed = true
+	e.listings++
+	if e.listings == 2 {
+		e.dirty = true // creates are allowed from now on
+	}
 
 	if e.quotaUntilFewer > 0 && len(ev.VMs) < e.quotaUntilFewer {
 		// Some instances went away: quota may allow a create again.

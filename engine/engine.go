@@ -68,6 +68,8 @@ type Engine struct {
 	committed Money
 
 	listing, listed bool
+	// listings counts successful listings since start-up.
+	listings int
 	listDue         time.Time
 	listRetryAt     time.Time
 

@@ -135,7 +135,9 @@ func TestHoldNeverShutDown(t *testing.T) {
 // soon as nothing runs on it.
 func TestDrain(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
-		h := newHarness(t, testConfig(1))
+		cfg := testConfig(1)
+		cfg.Containers.CloudVMs.TimeoutIdle = time.Hour // not what is tested
+		h := newHarness(t, cfg)
 		h.addVM("vm1", "type1", IdleRun)
 		h.startup()
 		acts := h.step(SetIdleBehavior{ID: "vm1", Behavior: IdleDrain})
@@ -338,7 +340,9 @@ func TestBrokenNodeDrains(t *testing.T) {
 		expect(t, "destroys once done", []DestroyVM{{ID: "vm1", Reason: ReasonBrokenDrain}}, actionsOf[DestroyVM](acts))
 	})
 	t.Run("idle", func(t *testing.T) {
-		h := newHarness(t, testConfig(1))
+		cfg := testConfig(1)
+		cfg.Containers.CloudVMs.TimeoutIdle = time.Hour // not what is tested
+		h := newHarness(t, cfg)
 		h.addVM("vm1", "type1", IdleRun)
 		h.startup()
 		h.cloud["vm1"].Extra = []string{"broken"}
@@ -350,7 +354,9 @@ func TestBrokenNodeDrains(t *testing.T) {
 // TestStaleRunLockDrains: a stale lock reported for longer than
 // TimeoutStaleRunLock drains the VM; one that clears in time does not.
 func TestStaleRunLockDrains(t *testing.T) {
-	h := newHarness(t, testConfig(1))
+	cfg := testConfig(1)
+	cfg.Containers.CloudVMs.TimeoutIdle = time.Hour // not what is tested
+	h := newHarness(t, cfg)
 	h.addVM("vm1", "type1", IdleRun)
 	h.addVM("vm2", "type1", IdleRun)
 	h.startup()

@@ -328,6 +328,13 @@ func (e *Engine) bestVM(x *ctr) *vm {
 // canCreate reports whether a create may be started now (the pool's own
 // limits; quota and capacity are checked by the caller).
 func (e *Engine) canCreate() bool {
+	if e.listings < 2 {
+		// Listings are eventually consistent: a create a predecessor
+		// made just before it stopped may be missing from the first one.
+		// Creating now could exceed MaxInstances or MaxHourlyCost, so
+		// wait for the next listing, SyncInterval later.
+		return false
+	}
 	max := e.cfg.Containers.CloudVMs.MaxConcurrentInstanceCreateOps
 	if max > 0 && e.createsInFlight >= max {
 		return false
