@@ -49,7 +49,7 @@ func (e *Engine) onListed(ev VMsListed) {
 		if seen[v.id] {
 			continue
 		}
-		if v.state == VMShutdown {
+		if v.state == VMShutdown && v.destroyed {
 			e.forgetVM(v)
 			continue
 		}
@@ -313,7 +313,13 @@ func (e *Engine) onDestroyed(ev VMDestroyed) {
 		return
 	}
 	v.destroying = false
-	if ev.Err != nil && ev.Err.Kind == CloudNotFound {
+	switch {
+	case ev.Err == nil:
+		// Gone once a listing no longer shows it. Until a destroy is
+		// confirmed, a VM missing from a listing may just be too new
+		// to be listed: it counts as gone only after several.
+		v.destroyed = true
+	case ev.Err.Kind == CloudNotFound:
 		e.forgetVM(v)
 	}
 	// Otherwise wait for the listing: it proves the VM is gone, or

@@ -69,9 +69,9 @@ type Engine struct {
 
 	listing, listed bool
 	// listings counts successful listings since start-up.
-	listings int
-	listDue         time.Time
-	listRetryAt     time.Time
+	listings    int
+	listDue     time.Time
+	listRetryAt time.Time
 
 	quotaUntil      time.Time
 	quotaUntilFewer int

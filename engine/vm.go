@@ -46,6 +46,7 @@ type vm struct {
 	lastRunList RunList
 
 	destroying       bool
+	destroyed        bool // a destroy call succeeded
 	destroyRequested time.Time
 	destroyReason    Reason
 

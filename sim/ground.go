@@ -84,12 +84,23 @@ func (s *Sim) vmDestroyed(id string, evicted bool) {
 	}
 }
 
-// vmTouched reschedules a VM's next process event after a command.
+// vmTouched reschedules a VM's next process event after a command, if
+// its processes changed (most commands, such as the probes' --list,
+// change nothing).
 func (s *Sim) vmTouched(id string) {
-	v := s.vms[id]
-	if v == nil {
+	if v := s.vms[id]; v != nil {
+		s.touch(id, v, false)
+	}
+}
+
+// touch is vmTouched; fired says the VM's own wake-up just ran, so the
+// next one must be scheduled whatever changed.
+func (s *Sim) touch(id string, v *simVM, fired bool) {
+	ver := v.vm.Version()
+	if !fired && ver == v.seenVersion && v.seen {
 		return
 	}
+	v.seenVersion, v.seen = ver, true
 	s.check.vmTouched(id, v.vm)
 	t, ok := v.vm.NextEvent()
 	if !ok || (!v.nextAt.IsZero() && !v.nextAt.After(t)) {
@@ -102,6 +113,6 @@ func (s *Sim) vmTouched(id string) {
 		}
 		v.nextAt = time.Time{}
 		v.vm.Advance(s.now)
-		s.vmTouched(id)
+		s.touch(id, v, true)
 	})
 }

@@ -74,6 +74,9 @@ type simVM struct {
 	// on this VM (-1: none), as an SSH executor's verified host key.
 	verifiedGen int
 	nextAt      time.Time
+	// seenVersion is the VM's process version when last looked at.
+	seenVersion uint64
+	seen        bool
 }
 
 // New prepares a run of sc.
