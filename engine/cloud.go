@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"maps"
 	"sort"
 	"time"
 )
@@ -80,7 +81,7 @@ func (e *Engine) onListed(ev VMsListed) {
 func (e *Engine) relisted(v *vm, cvm *CloudVM, start time.Time) {
 	v.missingLists = 0
 	v.address = cvm.Address
-	if !v.tagging {
+	if !v.tagging && !maps.Equal(v.cloudTags, cvm.Tags) {
 		v.cloudTags = copyTags(cvm.Tags)
 	}
 	if v.state == VMShutdown {

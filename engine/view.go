@@ -40,6 +40,15 @@ func (e *Engine) VMs() []VMView {
 	return out
 }
 
+// VMState returns the state of the VM with this ID, if the engine knows
+// it (a cheaper VM).
+func (e *Engine) VMState(id string) (VMState, bool) {
+	if v := e.vms[id]; v != nil {
+		return v.state, true
+	}
+	return "", false
+}
+
 // VM returns one VM by ID.
 func (e *Engine) VM(id string) (VMView, bool) {
 	v := e.vms[id]

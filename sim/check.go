@@ -222,35 +222,29 @@ func (c *checker) afterStep() {
 		return
 	}
 	c.nextPeriodic = s.now.Add(time.Minute)
-	known := map[string]bool{}
-	for _, v := range s.eng.VMs() {
-		if v.ID == "" {
-			continue
-		}
-		known[v.ID] = true
-		if old, ok := c.vmStates[v.ID]; ok && old != v.State && !legalVM[old][v.State] {
-			c.violation("transition", "VM %s went %s -> %s", v.ID, old, v.State)
-		}
-		c.vmStates[v.ID] = v.State
-	}
 	cv := &s.cfg.Containers.CloudVMs
 	grace := cv.SyncInterval + cv.TimeoutBooting + cv.TimeoutShutdown + s.sc.Cloud.ListLagNew + s.sc.Cloud.Latency.Max
-	for _, inst := range s.cloud.Live() {
-		if known[inst.ID] {
+	for _, id := range s.acct.liveIDs() {
+		state, known := s.eng.VMState(id)
+		if known {
+			if old, ok := c.vmStates[id]; ok && old != state && !legalVM[old][state] {
+				c.violation("transition", "VM %s went %s -> %s", id, old, state)
+			}
+			c.vmStates[id] = state
 			continue
 		}
-		rec, _ := s.cloud.Record(inst.ID)
-		since := rec.Created
+		created := s.acct.live[id].created
+		since := created
 		if s.restartedAt.After(since) {
 			since = s.restartedAt
 		}
 		if s.now.Sub(since) > grace {
-			c.violation("leak", "instance %s (created %v) unknown to the dispatcher for over %v", inst.ID, rec.Created.Sub(Epoch), grace)
+			c.violation("leak", "instance %s (created %v) unknown to the dispatcher for over %v", id, created.Sub(Epoch), grace)
 		}
 	}
 	window := s.cfg.Containers.StaleLockTimeout + cv.SyncInterval + 2*cv.PollInterval + s.sc.API.Latency.Max + s.sc.Cloud.Latency.Max
 	if s.now.Sub(s.restartedAt) > window {
-		for _, ctr := range s.store.List(fakeapi.Filter{LockedByUUID: s.token, States: []engine.ContainerState{engine.Locked}}) {
+		for _, ctr := range s.store.ListShared(fakeapi.Filter{LockedByUUID: s.token, States: []engine.ContainerState{engine.Locked}}) {
 			if _, ok := s.eng.Container(ctr.UUID); !ok && s.now.Sub(ctr.CreatedAt) > window {
 				c.violation("lost-lock", "container %s is locked by us but unknown to the dispatcher", ctr.UUID)
 			}

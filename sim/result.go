@@ -56,6 +56,16 @@ func (a *accounting) vmDestroyed(id string) {
 
 func (a *accounting) afterStep() {}
 
+// liveIDs returns the IDs of the instances that exist, sorted.
+func (a *accounting) liveIDs() []string {
+	ids := make([]string, 0, len(a.live))
+	for id := range a.live {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // totals returns cost and VM time including VMs still alive at now.
 func (a *accounting) totals() (engine.Money, time.Duration) {
 	cost, t := a.cost, a.vmTime

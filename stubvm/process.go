@@ -163,6 +163,12 @@ func (vm *VM) NextEvent() (time.Time, bool) {
 // nextEvent returns the earliest pending event, ties going to the
 // smallest UUID.
 func (vm *VM) nextEvent() (*process, time.Time, bool) {
+	// Every change to a process's next event bumps vm.version, so the
+	// answer holds until the version changes: most commands (the probes)
+	// change nothing and need no scan.
+	if vm.nextValid && vm.nextVersion == vm.version {
+		return vm.nextProc, vm.nextAt, vm.nextProc != nil
+	}
 	var (
 		first *process
 		at    time.Time
@@ -184,6 +190,7 @@ func (vm *VM) nextEvent() (*process, time.Time, bool) {
 	}
 	clear(vm.active[n:])
 	vm.active = vm.active[:n]
+	vm.nextValid, vm.nextVersion, vm.nextProc, vm.nextAt = true, vm.version, first, at
 	return first, at, first != nil
 }
 

@@ -89,10 +89,15 @@ type VM struct {
 	procs map[string]*process
 	order []string // keys of procs, sorted
 	// active are the processes that may still have events, by UUID.
-	active  []*process
-	starts  map[string]int
-	nextPID int
-	version uint64 // bumped whenever a process changes state
+	active []*process
+	// nextProc and nextAt cache nextEvent's answer for nextVersion.
+	nextValid   bool
+	nextVersion uint64
+	nextProc    *process
+	nextAt      time.Time
+	starts      map[string]int
+	nextPID     int
+	version     uint64 // bumped whenever a process changes state
 
 	listValid   bool
 	listVersion uint64
