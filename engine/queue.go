@@ -43,6 +43,17 @@ type ctr struct {
 	inherited bool
 }
 
+// refreshOnVM updates a container's onVM flag after its runners or exit
+// changed, so that sorting the queue needs no lookups.
+func (e *Engine) refreshOnVM(uuid string) {
+	if x := e.ctrs[uuid]; x != nil {
+		if on := e.onVM(uuid); on != x.onVM {
+			x.onVM = on
+			e.orderDirty = true
+		}
+	}
+}
+
 // onVM reports whether uuid runs on a VM, or ran and the queue has not
 // yet shown what became of it: either way it must not be started again.
 func (e *Engine) onVM(uuid string) bool {
@@ -111,7 +122,7 @@ func (e *Engine) onPolled(ev QueuePolled) {
 
 // addCtr caches a container seen for the first time.
 func (e *Engine) addCtr(c *Container) {
-	x := &ctr{c: *c, firstSeen: e.now}
+	x := &ctr{c: *c, firstSeen: e.now, onVM: e.onVM(c.UUID)}
 	x.inherited = !e.polled && (c.State == Locked || c.State == Running) && e.mine(c)
 	x.c.Mounts = nil
 	x.needs = e.menu.ResourcesNeeded(c)
@@ -264,6 +275,7 @@ func (e *Engine) onCancelled(ev ContainerCancelled) {
 func (e *Engine) clearExited(x *ctr) {
 	if _, ok := e.exited[x.c.UUID]; ok {
 		delete(e.exited, x.c.UUID)
+		e.refreshOnVM(x.c.UUID)
 		e.orderDirty = true
 		e.dirty = true
 	}
@@ -287,9 +299,6 @@ func (e *Engine) sortOrder() {
 		e.order[i] = nil
 	}
 	e.order = live
-	for _, x := range e.order {
-		x.onVM = e.onVM(x.c.UUID)
-	}
 	sort.Slice(e.order, func(i, j int) bool {
 		a, b := e.order[i], e.order[j]
 		if a.onVM != b.onVM {

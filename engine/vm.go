@@ -151,6 +151,7 @@ func (e *Engine) addRunner(v *vm, uuid string, starting, adopted bool) *runner {
 	v.baseDirty = true
 	e.runOn[uuid] = append(e.runOn[uuid], v)
 	delete(e.exited, uuid)
+	e.refreshOnVM(uuid)
 	v.busy = e.now
 	if v.state == VMIdle {
 		v.state = VMRunning
@@ -176,6 +177,7 @@ func (e *Engine) closeRunner(v *vm, r *runner) {
 	if len(list) == 0 {
 		delete(e.runOn, r.uuid)
 		e.exited[r.uuid] = e.now
+		e.refreshOnVM(r.uuid)
 	} else {
 		e.runOn[r.uuid] = list
 	}

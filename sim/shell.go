@@ -194,7 +194,7 @@ func (s *Sim) probe(a engine.ProbeVM) {
 	res, ok := s.exec(a.ID, a.ListCommand, nil)
 	ev.ListOK = ok && res.Exit == 0
 	if ev.ListOK {
-		ev.List = string(res.Stdout)
+		ev.List = v.listString(res.Stdout)
 	} else {
 		ev.Err = errText(res, ok)
 	}

@@ -77,6 +77,20 @@ type simVM struct {
 	// seenVersion is the VM's process version when last looked at.
 	seenVersion uint64
 	seen        bool
+	// lastOut and lastList are the last --list output and its string.
+	lastOut  []byte
+	lastList string
+}
+
+// listString converts a --list answer to a string, reusing the last one
+// when the stub VM returned its cached output again (the usual case), so
+// a probe allocates nothing for it.
+func (v *simVM) listString(out []byte) string {
+	if len(out) == len(v.lastOut) && (len(out) == 0 || &out[0] == &v.lastOut[0]) {
+		return v.lastList
+	}
+	v.lastOut, v.lastList = out, string(out)
+	return v.lastList
 }
 
 // New prepares a run of sc.
