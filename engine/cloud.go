@@ -36,18 +36,21 @@ func (e *Engine) onListed(ev VMsListed) {
 		// Some instances went away: quota may allow a create again.
 		e.quotaUntilFewer = 0
 	}
-	seen := make(map[string]bool, len(ev.VMs))
+	// VMs in this listing are stamped with its number, so those missing
+	// are found without a set of the listing's IDs.
 	for i := range ev.VMs {
 		cvm := &ev.VMs[i]
-		seen[cvm.ID] = true
 		if v := e.vms[cvm.ID]; v != nil {
+			v.listed = e.listings
 			e.relisted(v, cvm, ev.Start)
 			continue
 		}
-		e.adopt(cvm)
+		if v := e.adopt(cvm); v != nil {
+			v.listed = e.listings
+		}
 	}
 	for _, v := range append([]*vm(nil), e.sortedVMs()...) {
-		if seen[v.id] {
+		if v.listed == e.listings {
 			continue
 		}
 		if v.state == VMShutdown && v.destroyed {
@@ -97,8 +100,9 @@ func (e *Engine) relisted(v *vm, cvm *CloudVM, start time.Time) {
 }
 
 // adopt registers a VM found in a listing: one of our creates (matched
-// by its secret tag) or one left by a previous dispatcher process.
-func (e *Engine) adopt(cvm *CloudVM) {
+// by its secret tag) or one left by a previous dispatcher process, and
+// returns it.
+func (e *Engine) adopt(cvm *CloudVM) *vm {
 	secret := cvm.Tags[e.tag(TagInstanceSecret)]
 	if p := e.creating[secret]; secret != "" && p != nil {
 		delete(e.creating, secret)
@@ -117,7 +121,7 @@ func (e *Engine) adopt(cvm *CloudVM) {
 		p.missingLists = 0
 		e.addVM(p)
 		e.saveTags(p)
-		return
+		return p
 	}
 	typeName := cvm.Tags[e.tag(TagInstanceType)]
 	v := &vm{
@@ -145,6 +149,7 @@ func (e *Engine) adopt(cvm *CloudVM) {
 	}
 	e.addVM(v)
 	e.saveTags(v)
+	return v
 }
 
 func copyTags(t map[string]string) map[string]string {

@@ -89,6 +89,7 @@ type Engine struct {
 	// hadUnknown: some VM had not answered a probe at the last pass.
 	hadUnknown bool
 	polling    bool
+	pollSeq    uint64 // numbers poll answers
 	polled     bool
 	pollDue    time.Time
 	// pollStart is the start of the last successful poll: a cached

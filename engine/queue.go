@@ -34,6 +34,8 @@ type ctr struct {
 	// (needed to set runtime_status) succeeds.
 	cancelAfterLock string
 	status          schedStatus
+	// polled is the number of the last poll answer that had it.
+	polled uint64
 	// onVM: a runner exists for it, or ended and the queue has not
 	// caught up yet (as of the last sort).
 	onVM bool
@@ -91,22 +93,25 @@ func (e *Engine) onPolled(ev QueuePolled) {
 		e.recheck = make(map[string]struct{}, n)
 		e.order = make([]*ctr, 0, n)
 	}
-	seen := make(map[string]struct{}, len(ev.Containers))
+	// Each answer gets a number; containers in it are stamped with it,
+	// so those missing are found without a set of the answer's UUIDs.
+	e.pollSeq++
 	for i := range ev.Containers {
 		c := &ev.Containers[i]
-		seen[c.UUID] = struct{}{}
 		x := e.ctrs[c.UUID]
 		if x == nil {
 			e.addCtr(c)
+			e.ctrs[c.UUID].polled = e.pollSeq
 			continue
 		}
+		x.polled = e.pollSeq
 		if x.touched.After(ev.Start) || x.op != opNone {
 			continue
 		}
 		e.updateCtr(x, c)
 	}
 	for _, x := range e.order {
-		if _, ok := seen[x.c.UUID]; ok || x.touched.After(ev.Start) || x.op != opNone {
+		if x.polled == e.pollSeq || x.touched.After(ev.Start) || x.op != opNone {
 			continue
 		}
 		// Deleted, finished and forgotten by the API, or taken by

@@ -30,6 +30,7 @@ type vm struct {
 	unknownOutcome bool
 	answeredAt     time.Time
 	missingLists   int
+	listed         int // number of the last listing that had it
 
 	appeared time.Time // created (by us) or first listed
 	busy     time.Time // last time it ran something (or booted)
