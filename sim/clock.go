@@ -9,7 +9,9 @@ import (
 // item is something scheduled to happen at a simulated time: an event
 // for the engine of generation gen, or a function.
 type item struct {
-	at  time.Time
+	// at is nanoseconds since Epoch: comparing integers is much cheaper
+	// than comparing time.Time values, and the heap compares a lot.
+	at  int64
 	seq uint64
 	gen int
 	ev  engine.Event
@@ -28,7 +30,7 @@ type agenda struct {
 func (a *agenda) less(i, j int) bool {
 	x, y := &a.items[i], &a.items[j]
 	if x.at != y.at {
-		return x.at.Before(y.at)
+		return x.at < y.at
 	}
 	return x.seq < y.seq
 }
@@ -50,11 +52,11 @@ func (a *agenda) push(it item) {
 }
 
 // at schedules fn at t.
-func (a *agenda) at(t time.Time, fn func()) { a.push(item{at: t, fn: fn}) }
+func (a *agenda) at(t time.Time, fn func()) { a.push(item{at: int64(t.Sub(Epoch)), fn: fn}) }
 
 // event schedules ev for the engine of generation gen at t.
 func (a *agenda) event(t time.Time, gen int, ev engine.Event) {
-	a.push(item{at: t, gen: gen, ev: ev})
+	a.push(item{at: int64(t.Sub(Epoch)), gen: gen, ev: ev})
 }
 
 // next returns the time of the earliest item.
@@ -62,7 +64,7 @@ func (a *agenda) next() (time.Time, bool) {
 	if len(a.items) == 0 {
 		return time.Time{}, false
 	}
-	return a.items[0].at, true
+	return Epoch.Add(time.Duration(a.items[0].at)), true
 }
 
 // pop removes and returns the earliest item.

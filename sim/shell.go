@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strconv"
 	"strings"
-	"time"
 
 	"github.com/vmdispatch/vmdispatch/drivers"
 	"github.com/vmdispatch/vmdispatch/engine"
@@ -45,14 +45,14 @@ func (s *Sim) perform(a engine.Action) {
 		res, ok := s.exec(a.VM, a.Command, s.crunchRunConfig(a))
 		ev := engine.ContainerStarted{VM: a.VM, UUID: a.UUID}
 		if !ok || res.Exit != 0 {
-			ev.Err = errText(res, ok)
+			ev.Err = errText(res)
 		}
 		s.deliver(s.sc.VMs.SSHLatency.Draw(s.rLatency)+res.Duration, ev)
 	case engine.SignalContainer:
 		res, ok := s.exec(a.VM, a.Command, nil)
 		ev := engine.ContainerSignalled{VM: a.VM, UUID: a.UUID, Gone: ok && res.Exit == 0}
 		if !ev.Gone {
-			ev.Err = errText(res, ok)
+			ev.Err = errText(res)
 		}
 		s.deliver(s.sc.VMs.SSHLatency.Draw(s.rLatency)+res.Duration, ev)
 	case engine.PollQueue:
@@ -164,10 +164,10 @@ func (s *Sim) probe(a engine.ProbeVM) {
 			return
 		}
 		res := v.vm.Exec(s.now, "cat "+stubvm.SecretPath, nil)
-		s.vmTouched(a.ID)
+		s.touch(a.ID, v, false)
 		switch {
 		case res.Exit != 0:
-			ev.Err = errText(res, true)
+			ev.Err = errText(res)
 			s.deliver(lat, ev)
 			return
 		case a.Secret == "" || string(res.Stdout) != a.Secret:
@@ -181,22 +181,22 @@ func (s *Sim) probe(a engine.ProbeVM) {
 	}
 	ev.BootOK = true
 	if a.BootCommand != "" {
-		res, _ := s.exec(a.ID, a.BootCommand, nil)
+		res := s.execOn(a.ID, v, a.BootCommand, nil)
 		ev.BootOK = res.Exit == 0
 		if !ev.BootOK {
-			ev.Err = errText(res, true)
+			ev.Err = errText(res)
 			if !a.ListAfterBootFailure {
 				s.deliver(lat, ev)
 				return
 			}
 		}
 	}
-	res, ok := s.exec(a.ID, a.ListCommand, nil)
-	ev.ListOK = ok && res.Exit == 0
+	res := s.execOn(a.ID, v, a.ListCommand, nil)
+	ev.ListOK = res.Exit == 0
 	if ev.ListOK {
 		ev.List = v.listString(res.Stdout)
 	} else {
-		ev.Err = errText(res, ok)
+		ev.Err = errText(res)
 	}
 	s.deliver(lat, ev)
 }
@@ -209,25 +209,25 @@ func (s *Sim) exec(id, cmd string, stdin []byte) (stubvm.Result, bool) {
 	if v == nil {
 		return stubvm.Result{Exit: 255, Stderr: []byte("ssh: no route to host")}, false
 	}
+	return s.execOn(id, v, cmd, stdin), true
+}
+
+// execOn is exec on a VM already looked up (probes run several commands).
+func (s *Sim) execOn(id string, v *simVM, cmd string, stdin []byte) stubvm.Result {
 	if v.verifiedGen != s.gen {
 		s.check.violation("identity", "command %q sent to %s before its identity was verified", cmd, id)
 	}
 	res := v.vm.Exec(s.now, cmd, stdin)
-	s.vmTouched(id)
-	return res, true
+	s.touch(id, v, false)
+	return res
 }
 
-func errText(res stubvm.Result, ok bool) string {
-	msg := strings.TrimSpace(string(res.Stderr))
-	if msg == "" {
-		msg = "exit status " + itoa(res.Exit)
+// errText is what the daemon's executor reports for a failed command.
+func errText(res stubvm.Result) string {
+	if msg := strings.TrimSpace(string(res.Stderr)); msg != "" {
+		return msg
 	}
-	return msg
-}
-
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
+	return "exit status " + strconv.Itoa(res.Exit)
 }
 
 // crunchRunConfig is the JSON the daemon sends crunch-run --detach on
@@ -250,5 +250,3 @@ func (s *Sim) crunchRunConfig(a engine.StartContainer) []byte {
 	b, _ := json.Marshal(cfg)
 	return b
 }
-
-var _ = time.Second

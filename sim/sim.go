@@ -246,8 +246,8 @@ func (s *Sim) Run() *Result {
 				break
 			}
 			it := s.ag.pop()
-			if it.at.After(s.now) {
-				s.now = it.at
+			if at := Epoch.Add(time.Duration(it.at)); at.After(s.now) {
+				s.now = at
 			}
 			if it.fn != nil {
 				it.fn()
