@@ -22,6 +22,10 @@ type Cloud struct {
 	// records holds every instance ever created, in creation order, so that
 	// ground truth outlives the listing.
 	records []*record
+	// visible are the records a listing may still show (live, or gone
+	// less than ListLagDestroyed ago), in creation order; listings prune
+	// it, so their cost follows the fleet, not its history.
+	visible []*record
 	byID    map[string]*record
 	// live counts instances that exist, for the quota.
 	live int
@@ -136,6 +140,7 @@ func (c *Cloud) add(now time.Time, it engine.InstanceType, imageID string, tags 
 		}
 	}
 	c.records = append(c.records, r)
+	c.visible = append(c.visible, r)
 	c.byID[r.id] = r
 	c.live++
 	if hook := c.cfg.OnCreate; hook != nil {
@@ -174,11 +179,19 @@ func (c *Cloud) instances(ctx context.Context, now time.Time, filter drivers.Tag
 		return nil, transientError("list")
 	}
 	list := []drivers.Instance{}
-	for _, r := range c.records {
+	n := 0
+	for _, r := range c.visible {
+		if !r.live() && !now.Before(r.destroyed.Add(c.cfg.ListLagDestroyed)) {
+			continue // gone and no longer listed: drop it from the index
+		}
+		c.visible[n] = r
+		n++
 		if r.listed(now, &c.cfg) && hasTags(r.tags, filter) {
 			list = append(list, r.instance(&c.cfg, c.addresses[r.id]))
 		}
 	}
+	clear(c.visible[n:])
+	c.visible = c.visible[:n]
 	return list, nil
 }
 
