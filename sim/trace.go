@@ -40,7 +40,7 @@ func newTracer(w io.Writer, hash bool) *tracer {
 }
 
 func (t *tracer) write(now time.Time, gen int, kind, typ string, data any) {
-	if t.w == nil && t.h == nil {
+	if !t.enabled() {
 		return
 	}
 	t.line = traceLine{T: now.Sub(Epoch).String(), Gen: gen, Kind: kind, Type: typ, Data: data}
@@ -60,12 +60,18 @@ func (t *tracer) write(now time.Time, gen int, kind, typ string, data any) {
 
 func typeName(v any) string { return reflect.TypeOf(v).Name() }
 
+func (t *tracer) enabled() bool { return t.w != nil || t.h != nil }
+
 func (t *tracer) event(now time.Time, gen int, ev any) {
-	t.write(now, gen, "event", typeName(ev), ev)
+	if t.enabled() {
+		t.write(now, gen, "event", typeName(ev), ev)
+	}
 }
 
 func (t *tracer) action(now time.Time, gen int, a any) {
-	t.write(now, gen, "action", typeName(a), a)
+	if t.enabled() {
+		t.write(now, gen, "action", typeName(a), a)
+	}
 }
 
 func (t *tracer) note(now time.Time, what string, data any) {
