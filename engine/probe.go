@@ -34,7 +34,13 @@ func (e *Engine) probe(v *vm) {
 		// even if its boot probe fails: list them anyway.
 		a.ListAfterBootFailure = v.state == VMUnknown
 	}
-	e.emit(a)
+	// A VM gets the same probe round after round: reuse the action boxed
+	// last time (an interface holding a struct is immutable), so that a
+	// round allocates nothing per VM.
+	if last, ok := v.probeAction.(ProbeVM); !ok || last != a {
+		v.probeAction = a
+	}
+	e.emit(v.probeAction)
 }
 
 func (e *Engine) onProbed(ev VMProbed) {
@@ -63,9 +69,12 @@ func (e *Engine) onProbed(ev VMProbed) {
 	if ev.ListOK {
 		// A VM usually answers what it answered last time: parse once.
 		if ev.List != v.lastList || v.lastList == "" {
-			v.lastList = ev.List
 			v.lastRunList = ParseRunList(ev.List, e.cfg.ClusterID)
 		}
+		// Keep the caller's string even when equal: the next answer is
+		// likely the very same string, and comparing it is then a
+		// pointer check instead of a byte-by-byte one.
+		v.lastList = ev.List
 		rl = v.lastRunList
 	}
 	failed := !ev.ListOK || !v.verified || (!v.booted && len(rl.Running) == 0 && len(v.runners) == 0)
@@ -95,7 +104,7 @@ func (e *Engine) onProbed(ev VMProbed) {
 		}
 		v.lastProbeOK = v.probeStart
 	}
-	e.updateRunners(v, rl)
+	e.updateRunners(v, ev.List, rl)
 	e.updateStale(v, rl)
 	if v.booted && (v.state == VMUnknown || v.state == VMBooting) {
 		v.state = VMIdle
@@ -113,8 +122,16 @@ func (e *Engine) onProbed(ev VMProbed) {
 // updateRunners reconciles v's runners with a --list answer: new UUIDs
 // are adopted (started by a predecessor), known ones missing are closed —
 // but only if their --detach had answered before this probe started, so
-// a probe racing a start cannot close it.
-func (e *Engine) updateRunners(v *vm, rl RunList) {
+// a probe racing a start cannot close it. rl is list parsed.
+func (e *Engine) updateRunners(v *vm, list string, rl RunList) {
+	if v.settled && v.settledRunners == v.runnersVersion && v.settledList == list {
+		// The answer that last matched the runners exactly, and the
+		// runners have not changed since: nothing to adopt or close.
+		if len(v.runners) > 0 {
+			v.busy = e.now
+		}
+		return
+	}
 	known := 0
 	for _, uuid := range rl.Running {
 		if r := v.runners[uuid]; r != nil {
@@ -133,6 +150,11 @@ func (e *Engine) updateRunners(v *vm, rl RunList) {
 			e.closeRunner(v, r)
 		}
 	}
+	// Without a runner missing from the answer, the outcome does not
+	// depend on time: the same answer for the same runners changes
+	// nothing, and is skipped next time.
+	v.settled = known >= len(v.runners)
+	v.settledRunners, v.settledList = v.runnersVersion, list
 	if len(v.runners) > 0 {
 		v.busy = e.now
 	}

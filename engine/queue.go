@@ -1,7 +1,9 @@
 package engine
 
 import (
-	"sort"
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -304,20 +306,32 @@ func (e *Engine) sortOrder() {
 		e.order[i] = nil
 	}
 	e.order = live
-	sort.Slice(e.order, func(i, j int) bool {
-		a, b := e.order[i], e.order[j]
-		if a.onVM != b.onVM {
-			return a.onVM
-		}
-		if al, bl := a.c.State == Locked, b.c.State == Locked; al != bl {
-			return al
-		}
-		if a.c.Priority != b.c.Priority {
-			return a.c.Priority > b.c.Priority
-		}
-		if !a.firstSeen.Equal(b.firstSeen) {
-			return a.firstSeen.Before(b.firstSeen)
-		}
-		return a.c.UUID < b.c.UUID
-	})
+	slices.SortFunc(e.order, compareOrder)
+}
+
+// compareOrder is the queue order of sortOrder. It is a total order (the
+// UUID breaks ties), so any sorting algorithm gives the same result.
+func compareOrder(a, b *ctr) int {
+	if a.onVM != b.onVM {
+		return boolFirst(a.onVM)
+	}
+	if al, bl := a.c.State == Locked, b.c.State == Locked; al != bl {
+		return boolFirst(al)
+	}
+	if a.c.Priority != b.c.Priority {
+		return cmp.Compare(b.c.Priority, a.c.Priority)
+	}
+	if c := a.firstSeen.Compare(b.firstSeen); c != 0 {
+		return c
+	}
+	return strings.Compare(a.c.UUID, b.c.UUID)
+}
+
+// boolFirst compares two different flags, a's being first: true sorts
+// before false.
+func boolFirst(first bool) int {
+	if first {
+		return -1
+	}
+	return 1
 }

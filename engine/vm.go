@@ -45,6 +45,8 @@ type vm struct {
 	// lastList and lastRunList cache the last --list answer, parsed.
 	lastList    string
 	lastRunList RunList
+	// probeAction is the last ProbeVM emitted for it, boxed once.
+	probeAction Action
 
 	destroying       bool
 	destroyed        bool // a destroy call succeeded
@@ -52,6 +54,13 @@ type vm struct {
 	destroyReason    Reason
 
 	runners map[string]*runner
+	// runnersVersion counts changes to runners. settled reports that
+	// the --list answer settledList matched the runners of version
+	// settledRunners exactly (see updateRunners).
+	runnersVersion uint64
+	settled        bool
+	settledRunners uint64
+	settledList    string
 
 	// Scheduling: base is the VM's capacity minus what runs on it
 	// (recomputed when baseDirty); free and n are the same during one
@@ -149,6 +158,7 @@ func (e *Engine) addRunner(v *vm, uuid string, starting, adopted bool) *runner {
 		v.runners = map[string]*runner{}
 	}
 	v.runners[uuid] = r
+	v.runnersVersion++
 	v.baseDirty = true
 	e.runOn[uuid] = append(e.runOn[uuid], v)
 	delete(e.exited, uuid)
@@ -166,6 +176,7 @@ func (e *Engine) addRunner(v *vm, uuid string, starting, adopted bool) *runner {
 // closeRunner records that a crunch-run process ended.
 func (e *Engine) closeRunner(v *vm, r *runner) {
 	delete(v.runners, r.uuid)
+	v.runnersVersion++
 	v.baseDirty = true
 	delete(e.killing, r)
 	list := e.runOn[r.uuid]

@@ -40,6 +40,7 @@ type Store struct {
 	ctrs map[string]*engine.Container
 	// open indexes the containers not in a final state (see openEntry).
 	open       []openEntry // sorted by UUID
+	keys       []listKey   // list's buffer
 	history    map[string][]Transition
 	seq        int
 	observers  []func(before, after engine.Container)
@@ -139,8 +140,21 @@ func (s *Store) AppendShared(dst []engine.Container, f Filter) []engine.Containe
 func (s *Store) list(dst []engine.Container, f Filter, copyOf func(engine.Container) engine.Container) []engine.Container {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var keys []listKey
-	sorted := false
+	keys := s.selectKeys(f)
+	for _, k := range f.page(keys) {
+		dst = append(dst, copyOf(*k.rec))
+	}
+	// The key buffer is reused from call to call (under s.mu): polls of
+	// a busy queue would otherwise allocate one each.
+	clear(keys)
+	s.keys = keys[:0]
+	return dst
+}
+
+// selectKeys returns the keys of the containers f matches, in f's order,
+// in s.keys's buffer. s.mu must be held.
+func (s *Store) selectKeys(f Filter) []listKey {
+	keys := s.keys[:0]
 	consider := func(c summary, rec *engine.Container) {
 		if f.match(c) {
 			keys = append(keys, listKey{uuid: c.UUID, priority: c.Priority, rec: rec})
@@ -156,30 +170,21 @@ func (s *Store) list(dst []engine.Container, f Filter, copyOf func(engine.Contai
 			}
 		}
 	case f.onlyOpen():
-		// The index is sorted by UUID: in that order no sort is needed.
-		keys = make([]listKey, 0, len(s.open))
+		keys = slices.Grow(keys, len(s.open))
 		for i := range s.open {
 			consider(s.open[i].sum, s.open[i].rec)
 		}
 		if f.Order == "" || f.Order == OrderUUID {
-			sorted = true
+			// The index is sorted by UUID: in that order no sort is
+			// needed.
+			return keys
 		}
 	default:
 		for _, c := range s.ctrs {
 			consider(summarize(c), c)
 		}
 	}
-	if !sorted {
-		keys = f.sortKeys(keys)
-	}
-	keys = f.page(keys)
-	if len(keys) == 0 {
-		return dst
-	}
-	for _, k := range keys {
-		dst = append(dst, copyOf(*k.rec))
-	}
-	return dst
+	return f.sortKeys(keys)
 }
 
 // SetPriority changes a container's priority from outside, as the API

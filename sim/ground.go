@@ -59,6 +59,9 @@ func (s *Sim) vmCreated(inst drivers.Instance, it engine.InstanceType, initComma
 		CommandLogLimit:  16,
 	})
 	s.vms[inst.ID] = &simVM{vm: vm, typeName: typeName, verifiedGen: -1}
+	// The stub VM listens now. Recording its address once spares every
+	// listing a call to AddressOf (and a string) per instance.
+	s.cloud.SetAddress(inst.ID, s.addressOf(inst.ID))
 	if rec, ok := s.cloud.Record(inst.ID); ok && !rec.EvictAt.IsZero() {
 		// The provider reclaims the spot instance at its drawn time,
 		// whether or not anyone calls the cloud then.

@@ -20,8 +20,11 @@ import (
 func (s *Sim) perform(a engine.Action) {
 	switch a := a.(type) {
 	case engine.ListVMs:
-		insts, err := s.cloud.Instances(background, drivers.Tags{s.cfg.Containers.CloudVMs.TagKeyPrefix + engine.TagInstanceSetID: s.cfg.InstanceSetID})
+		insts, err := s.cloud.InstancesShared(background, drivers.Tags{s.cfg.Containers.CloudVMs.TagKeyPrefix + engine.TagInstanceSetID: s.cfg.InstanceSetID})
 		ev := engine.VMsListed{Start: s.now, Err: classify(err)}
+		if len(insts) > 0 {
+			ev.VMs = make([]engine.CloudVM, 0, len(insts))
+		}
 		for _, inst := range insts {
 			ev.VMs = append(ev.VMs, engine.CloudVM{ID: inst.ID, ProviderType: inst.ProviderType, Address: inst.Address, Tags: inst.Tags})
 		}
@@ -160,7 +163,7 @@ func (s *Sim) probe(a engine.ProbeVM) {
 		if !v.vm.HostKeyOK() {
 			ev.Identity = engine.IdentityMismatch
 			ev.Err = "host key failed verification"
-			s.deliver(lat, ev)
+			s.deliver(lat, v.probed(ev))
 			return
 		}
 		res := v.vm.Exec(s.now, "cat "+stubvm.SecretPath, nil)
@@ -168,12 +171,12 @@ func (s *Sim) probe(a engine.ProbeVM) {
 		switch {
 		case res.Exit != 0:
 			ev.Err = errText(res)
-			s.deliver(lat, ev)
+			s.deliver(lat, v.probed(ev))
 			return
 		case a.Secret == "" || string(res.Stdout) != a.Secret:
 			ev.Identity = engine.IdentityMismatch
 			ev.Err = "bad instance secret"
-			s.deliver(lat, ev)
+			s.deliver(lat, v.probed(ev))
 			return
 		}
 		ev.Identity = engine.IdentityOK
@@ -186,7 +189,7 @@ func (s *Sim) probe(a engine.ProbeVM) {
 		if !ev.BootOK {
 			ev.Err = errText(res)
 			if !a.ListAfterBootFailure {
-				s.deliver(lat, ev)
+				s.deliver(lat, v.probed(ev))
 				return
 			}
 		}
@@ -198,7 +201,7 @@ func (s *Sim) probe(a engine.ProbeVM) {
 	} else {
 		ev.Err = errText(res)
 	}
-	s.deliver(lat, ev)
+	s.deliver(lat, v.probed(ev))
 }
 
 // exec runs a command on a VM that must have passed the identity check

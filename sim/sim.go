@@ -55,6 +55,7 @@ type Sim struct {
 	eng     *engine.Engine
 	gen     int
 	pending []engine.Event
+	spare   []engine.Event // the other buffer for pending (see step)
 	healed  bool
 	// restartedAt is when the current engine started.
 	restartedAt time.Time
@@ -80,6 +81,19 @@ type simVM struct {
 	// lastOut and lastList are the last --list output and its string.
 	lastOut  []byte
 	lastList string
+	// lastProbed is the last probe answer, boxed.
+	lastProbed engine.Event
+}
+
+// probed boxes a probe answer for the agenda, reusing the last one when
+// equal (the usual case: a VM answers the same until its processes
+// change). An interface holding a struct is immutable, so sharing it is
+// safe, and a probe allocates nothing for it.
+func (v *simVM) probed(ev engine.VMProbed) engine.Event {
+	if last, ok := v.lastProbed.(engine.VMProbed); !ok || last != ev {
+		v.lastProbed = ev
+	}
+	return v.lastProbed
 }
 
 // listString converts a --list answer to a string, reusing the last one
@@ -143,6 +157,9 @@ func New(sc *Scenario, opts Options) (*Sim, error) {
 
 func (s *Sim) clock() time.Time { return s.now }
 
+// addressOf is the SSH address of an instance's stub VM.
+func (s *Sim) addressOf(id string) string { return id + ".sim:22" }
+
 // cloudConfig builds the stub cloud's knobs; healed turns faults off.
 func (s *Sim) cloudConfig(healed bool) stub.Config {
 	cs := &s.sc.Cloud
@@ -151,7 +168,7 @@ func (s *Sim) cloudConfig(healed bool) stub.Config {
 		Rand:       s.rCloud,
 		OnCreate:   s.vmCreated,
 		OnDestroy:  s.vmDestroyed,
-		AddressOf:  func(id string) string { return id + ".sim:22" },
+		AddressOf:  s.addressOf,
 		RemoteUser: "root",
 	}
 	if len(cs.QuotaGroups) > 0 {
@@ -284,8 +301,9 @@ func (s *Sim) quantize(t time.Time) time.Time {
 func (s *Sim) step() {
 	s.steps++
 	s.lastStep = s.now
+	// Two buffers take turns, so that steps do not grow a new one.
 	evs := s.pending
-	s.pending = nil
+	s.pending = s.spare[:0]
 	for _, ev := range evs {
 		s.trace.event(s.now, s.gen, ev)
 		s.check.delivered(ev)
@@ -298,6 +316,8 @@ func (s *Sim) step() {
 	}
 	s.check.afterStep()
 	s.acct.afterStep()
+	clear(evs)
+	s.spare = evs
 }
 
 // done reports whether nothing more can happen: the workload has

@@ -117,7 +117,7 @@ func (c *Cloud) create(ctx context.Context, now time.Time, it engine.InstanceTyp
 		return drivers.Instance{}, &drivers.UnknownOutcomeError{Message: "stub: create timed out after the request was sent"}
 	}
 	r := c.add(now, it, imageID, tags, initCommand, publicKey)
-	return r.instance(&c.cfg, c.addresses[r.id]), nil
+	return r.instance(&c.cfg, c.addresses[r.id], copyTags), nil
 }
 
 // add brings a new instance into existence and queues the OnCreate hook.
@@ -144,7 +144,7 @@ func (c *Cloud) add(now time.Time, it engine.InstanceType, imageID string, tags 
 	c.byID[r.id] = r
 	c.live++
 	if hook := c.cfg.OnCreate; hook != nil {
-		inst := r.instance(&c.cfg, c.addresses[r.id])
+		inst := r.instance(&c.cfg, c.addresses[r.id], copyTags)
 		c.hooks.push(func() { hook(inst, it, initCommand) })
 	}
 	return r
@@ -154,10 +154,24 @@ func (c *Cloud) add(now time.Time, it engine.InstanceType, imageID string, tags 
 // in ID order, as an eventually consistent provider would: new instances
 // show up ListLagNew late, destroyed ones linger ListLagDestroyed.
 func (c *Cloud) Instances(ctx context.Context, filter drivers.Tags) ([]drivers.Instance, error) {
+	return c.list(ctx, filter, copyTags)
+}
+
+// InstancesShared is Instances without copying the tags: the returned
+// Tags maps are shared with the Cloud, so callers must treat them as
+// read-only. The Cloud never modifies a stored tag map in place (SetTags
+// stores a new one), so they stay valid. For hot read-only paths (the
+// simulator lists a fleet of hundreds every minute).
+func (c *Cloud) InstancesShared(ctx context.Context, filter drivers.Tags) ([]drivers.Instance, error) {
+	return c.list(ctx, filter, sharedTags)
+}
+
+// list is Instances, with tags handed out through tagsOut.
+func (c *Cloud) list(ctx context.Context, filter drivers.Tags, tagsOut func(drivers.Tags) drivers.Tags) ([]drivers.Instance, error) {
 	c.mu.Lock()
 	now := c.cfg.Now()
 	c.settle(now)
-	list, err := c.instances(ctx, now, filter)
+	list, err := c.instances(ctx, now, filter, tagsOut)
 	c.calls.Instances.add(err)
 	addressOf := c.cfg.AddressOf
 	c.unlockAndRunHooks()
@@ -168,7 +182,7 @@ func (c *Cloud) Instances(ctx context.Context, filter drivers.Tags) ([]drivers.I
 	return list, nil
 }
 
-func (c *Cloud) instances(ctx context.Context, now time.Time, filter drivers.Tags) ([]drivers.Instance, error) {
+func (c *Cloud) instances(ctx context.Context, now time.Time, filter drivers.Tags, tagsOut func(drivers.Tags) drivers.Tags) ([]drivers.Instance, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -178,7 +192,8 @@ func (c *Cloud) instances(ctx context.Context, now time.Time, filter drivers.Tag
 	if c.chance(c.cfg.ListErrorRate) {
 		return nil, transientError("list")
 	}
-	list := []drivers.Instance{}
+	want := tagPairs(filter)
+	list := make([]drivers.Instance, 0, len(c.visible))
 	n := 0
 	for _, r := range c.visible {
 		if !r.live() && !now.Before(r.destroyed.Add(c.cfg.ListLagDestroyed)) {
@@ -186,8 +201,8 @@ func (c *Cloud) instances(ctx context.Context, now time.Time, filter drivers.Tag
 		}
 		c.visible[n] = r
 		n++
-		if r.listed(now, &c.cfg) && hasTags(r.tags, filter) {
-			list = append(list, r.instance(&c.cfg, c.addresses[r.id]))
+		if r.listed(now, &c.cfg) && want.in(r.tags) {
+			list = append(list, r.instance(&c.cfg, c.addresses[r.id], tagsOut))
 		}
 	}
 	clear(c.visible[n:])

@@ -75,20 +75,21 @@ func (r *record) goneButListed(now time.Time, cfg *Config) bool {
 }
 
 // instance is r as a drivers.Instance, with an address set by SetAddress
-// (AddressOf is consulted later, outside the lock).
-func (r *record) instance(cfg *Config, addr string) drivers.Instance {
+// (AddressOf is consulted later, outside the lock) and r's tags as
+// tagsOut hands them out (copyTags, or sharedTags for read-only callers).
+func (r *record) instance(cfg *Config, addr string, tagsOut func(drivers.Tags) drivers.Tags) drivers.Instance {
 	return drivers.Instance{
 		ID:           r.id,
 		ProviderType: r.it.ProviderType,
 		Address:      addr,
 		RemoteUser:   cfg.RemoteUser,
-		Tags:         copyTags(r.tags),
+		Tags:         tagsOut(r.tags),
 	}
 }
 
 func (r *record) export(cfg *Config, addr string) Record {
 	return Record{
-		Instance:       r.instance(cfg, addr),
+		Instance:       r.instance(cfg, addr, copyTags),
 		Type:           r.it,
 		ImageID:        r.imageID,
 		InitCommand:    r.initCommand,
@@ -109,10 +110,26 @@ func copyTags(tags drivers.Tags) drivers.Tags {
 	return out
 }
 
-// hasTags reports whether tags include every entry of filter.
-func hasTags(tags, filter drivers.Tags) bool {
+// sharedTags hands out a record's own tags, for callers that promise not
+// to modify them.
+func sharedTags(tags drivers.Tags) drivers.Tags { return tags }
+
+// tagFilter is a tag filter as a list: a listing checks it against every
+// instance, and walking a map each time costs more than the lookups.
+type tagFilter []struct{ key, value string }
+
+func tagPairs(filter drivers.Tags) tagFilter {
+	out := make(tagFilter, 0, len(filter))
 	for k, v := range filter {
-		if got, ok := tags[k]; !ok || got != v {
+		out = append(out, struct{ key, value string }{k, v})
+	}
+	return out
+}
+
+// in reports whether tags include every entry of f.
+func (f tagFilter) in(tags drivers.Tags) bool {
+	for _, kv := range f {
+		if got, ok := tags[kv.key]; !ok || got != kv.value {
 			return false
 		}
 	}

@@ -67,7 +67,7 @@ func (c *Cloud) Live() []drivers.Instance {
 	live := []drivers.Instance{}
 	for _, r := range c.records {
 		if r.live() {
-			live = append(live, r.instance(&c.cfg, c.addresses[r.id]))
+			live = append(live, r.instance(&c.cfg, c.addresses[r.id], copyTags))
 		}
 	}
 	addressOf := c.cfg.AddressOf
