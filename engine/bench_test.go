@@ -276,3 +276,50 @@ func TestBenchWorkloadSchedules(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkSchedulePoll: the steady-state step of a busy dispatcher: a
+// queue poll answer (all Q+W/2 containers) in which one container's
+// priority changed. The step compares every record, re-sorts the whole
+// queue and runs a full scheduling pass; unlike the warm pass it pays for
+// ordering. The changed container is the last one (priority 1 <-> 2), so
+// the pass decides the same things every time.
+func BenchmarkSchedulePoll(b *testing.B) {
+	for _, g := range benchGrid {
+		Q, T, W := g[0], g[1], g[2]
+		b.Run(fmt.Sprintf("Q=%d/T=%d/W=%d", Q, T, W), func(b *testing.B) {
+			w := newBenchWorkload(b, Q, T, W)
+			e, now := w.boot(b)
+			now = now.Add(time.Second)
+			e.Step(now, []engine.Event{w.poll()})
+			now = now.Add(time.Second)
+			e.Step(now, nil)
+			entries := e.Queue()
+			last := entries[len(entries)-1].Container.UUID
+			answer := make([]engine.Container, len(w.queue))
+			copy(answer, w.queue)
+			idx := -1
+			for i := range answer {
+				if answer[i].UUID == last {
+					idx = i
+				}
+			}
+			if idx < 0 || answer[idx].Priority != 1 {
+				b.Fatalf("last container in order %s not found with priority 1", last)
+			}
+			var tally actionTally
+			runtime.GC()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				answer[idx].Priority = int64(1 + (i+1)%2)
+				acts := e.Step(now, []engine.Event{engine.QueuePolled{Start: now, Containers: answer}})
+				tally.add(acts)
+				if len(acts) != 0 {
+					b.Fatalf("poll step: unexpected actions %#v", acts)
+				}
+			}
+			b.StopTimer()
+			tally.report(b)
+		})
+	}
+}
