@@ -65,6 +65,7 @@ type Sim struct {
 	check    *checker
 	acct     *accounting
 	lastStep time.Time
+	started  bool
 }
 
 // simVM is a stub VM with its simulation bookkeeping.
@@ -247,15 +248,28 @@ func (s *Sim) startEngine() error {
 
 // Run runs the scenario to its end and returns the result.
 func (s *Sim) Run() *Result {
-	s.step()
+	s.runUntil(s.end)
+	if s.now.Before(s.end) && !s.done() {
+		s.now = s.end
+	}
+	return s.finish()
+}
+
+// runUntil runs steps up to limit, or until nothing more can happen; it
+// reports whether the run is done.
+func (s *Sim) runUntil(limit time.Time) bool {
+	if !s.started {
+		s.started = true
+		s.step()
+	}
 	for {
 		t := s.eng.Wakeup()
 		if nt, ok := s.ag.next(); ok && nt.Before(t) {
 			t = nt
 		}
 		t = s.quantize(t)
-		if t.After(s.end) {
-			break
+		if t.After(limit) {
+			return false
 		}
 		for {
 			nt, ok := s.ag.next()
@@ -276,13 +290,9 @@ func (s *Sim) Run() *Result {
 		s.now = t
 		s.step()
 		if s.done() {
-			break
+			return true
 		}
 	}
-	if s.now.Before(s.end) && !s.done() {
-		s.now = s.end
-	}
-	return s.finish()
 }
 
 // quantize rounds t up to the next step boundary after the last step.
