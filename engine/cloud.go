@@ -2,7 +2,6 @@ package engine
 
 import (
 	"maps"
-	"sort"
 	"time"
 )
 
@@ -355,14 +354,4 @@ func (e *Engine) quietPeriodEnded() bool {
 	}
 	t := e.last503.Add(quietAfter503)
 	return t.After(e.lastSched) && t.Before(e.now)
-}
-
-// sortedCapacityKeys is for views and traces.
-func (e *Engine) sortedCapacityKeys() []string {
-	keys := make([]string, 0, len(e.capacityUntil))
-	for k := range e.capacityUntil {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

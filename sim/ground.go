@@ -87,17 +87,10 @@ func (s *Sim) vmDestroyed(id string, evicted bool) {
 	}
 }
 
-// vmTouched reschedules a VM's next process event after a command, if
-// its processes changed (most commands, such as the probes' --list,
-// change nothing).
-func (s *Sim) vmTouched(id string) {
-	if v := s.vms[id]; v != nil {
-		s.touch(id, v, false)
-	}
-}
-
-// touch is vmTouched; fired says the VM's own wake-up just ran, so the
-// next one must be scheduled whatever changed.
+// touch reschedules a VM's next process event after a command, if its
+// processes changed (most commands, such as the probes' --list, change
+// nothing); fired says the VM's own wake-up just ran, so the next one
+// must be scheduled whatever changed.
 func (s *Sim) touch(id string, v *simVM, fired bool) {
 	ver := v.vm.Version()
 	if !fired && ver == v.seenVersion && v.seen {
