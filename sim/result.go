@@ -106,6 +106,11 @@ type Result struct {
 	Violations []Violation
 	Failures   []string
 
+	// Coverage counts the fault classes and recovery paths exercised.
+	Coverage map[string]int
+	// Series are the samples taken every Options.SampleEvery.
+	Series []Sample
+
 	TraceHash string
 	Seconds   float64 // wall-clock, filled by callers that time the run
 }
@@ -155,6 +160,8 @@ func (s *Sim) finish() *Result {
 	sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
 	r.WaitP50, r.WaitP95, r.WaitP99 = percentile(waits, 50), percentile(waits, 95), percentile(waits, 99)
 	r.Violations = s.check.violations
+	r.Coverage = s.cov.result()
+	r.Series = s.series.samples
 	s.judge(r)
 	r.TraceHash = s.trace.sum()
 	return r

@@ -32,11 +32,23 @@ type Options struct {
 	// Hash computes the trace's hash (Result.TraceHash) even without
 	// writing it.
 	Hash bool
+	// Arrivals are containers added to the scenario's workload (a queue
+	// history replayed, or a generated workload).
+	Arrivals []Arrival
+	// RestartAfter, if set, is asked after each action is performed: true
+	// restarts the dispatcher at once, before any answer arrives (so a
+	// restart can fall between a create call and its answer, or a lock
+	// and its reply).
+	RestartAfter func(a engine.Action) bool
+	// SampleEvery, if > 0, records a Sample of the fleet and queue at
+	// that interval of simulated time (Result.Series), for reports.
+	SampleEvery time.Duration
 }
 
 // Sim is one run of a scenario.
 type Sim struct {
 	sc    *Scenario
+	opts  Options
 	cfg   engine.Config
 	seed  uint64
 	token string
@@ -61,6 +73,8 @@ type Sim struct {
 	restartedAt time.Time
 
 	work     *workload
+	cov      *coverage
+	series   *series
 	trace    *tracer
 	check    *checker
 	acct     *accounting
@@ -116,6 +130,7 @@ func New(sc *Scenario, opts Options) (*Sim, error) {
 	}
 	s := &Sim{
 		sc:   sc,
+		opts: opts,
 		seed: seed,
 		now:  Epoch,
 		end:  Epoch.Add(sc.Duration),
@@ -139,6 +154,8 @@ func New(sc *Scenario, opts Options) (*Sim, error) {
 	s.cloud = stub.New(s.cloudConfig(false))
 	s.trace = newTracer(opts.Trace, opts.Hash || opts.Trace != nil)
 	s.acct = newAccounting(s)
+	s.cov = newCoverage(s)
+	s.series = newSeries(s)
 	s.check = newChecker(s)
 	s.store.Observe(s.check.containerChanged)
 	s.work = newWorkload(s)
@@ -317,15 +334,28 @@ func (s *Sim) step() {
 	for _, ev := range evs {
 		s.trace.event(s.now, s.gen, ev)
 		s.check.delivered(ev)
+		s.cov.event(ev)
 	}
 	acts := s.eng.Step(s.now, evs)
+	var restart engine.Action
 	for _, a := range acts {
 		s.trace.action(s.now, s.gen, a)
 		s.check.action(a)
+		s.cov.action(a)
 		s.perform(a)
+		if s.opts.RestartAfter != nil && s.opts.RestartAfter(a) {
+			// The rest of this step's actions are lost with the engine,
+			// as if the process died while performing them.
+			restart = a
+			break
+		}
 	}
 	s.check.afterStep()
 	s.acct.afterStep()
+	s.series.afterStep()
+	if restart != nil {
+		s.restart("after " + typeName(restart))
+	}
 	clear(evs)
 	s.spare = evs
 }
@@ -365,15 +395,22 @@ func (s *Sim) heal() {
 	s.trace.note(s.now, "heal", nil)
 }
 
+// restart replaces the engine by a new one that knows only what it can
+// learn from the cloud, the API and probes.
+func (s *Sim) restart(why string) {
+	s.gen++
+	s.cov.restarts++
+	s.trace.note(s.now, "restart", map[string]any{"generation": s.gen, "why": why})
+	if err := s.startEngine(); err != nil {
+		panic(err)
+	}
+}
+
 // timedEvent runs an operator, restart or outside event.
 func (s *Sim) timedEvent(ev TimedEvent) {
 	switch {
 	case ev.Restart:
-		s.gen++
-		s.trace.note(s.now, "restart", map[string]any{"generation": s.gen})
-		if err := s.startEngine(); err != nil {
-			panic(err)
-		}
+		s.restart("scheduled")
 	case ev.Hold != nil:
 		s.operatorIdle(ev.Hold, engine.IdleHold)
 	case ev.Drain != nil:

@@ -45,15 +45,42 @@ func newWorkload(s *Sim) *workload {
 			}
 			w.specs[uuid] = work{runtime: b.Runtime.Draw(s.rWork), exitCode: exit}
 			w.uuids = append(w.uuids, uuid)
-			s.ag.at(c.CreatedAt, func() {
-				if err := s.store.Add(c); err != nil {
-					panic(err)
-				}
-				w.arrived++
-			})
+			w.schedule(c)
 		}
 	}
+	for _, a := range s.opts.Arrivals {
+		c := a.Container
+		if c.State == "" {
+			c.State = engine.Queued
+		}
+		if c.Priority == 0 {
+			c.Priority = 1
+		}
+		w.specs[c.UUID] = work{runtime: a.Runtime, exitCode: a.ExitCode}
+		w.uuids = append(w.uuids, c.UUID)
+		w.schedule(c)
+	}
 	return w
+}
+
+// schedule adds c to the API at its CreatedAt.
+func (w *workload) schedule(c engine.Container) {
+	w.s.ag.at(c.CreatedAt, func() {
+		if err := w.s.store.Add(c); err != nil {
+			panic(err)
+		}
+		w.arrived++
+	})
+}
+
+// Arrival is one container of an explicit workload (Options.Arrivals):
+// its record as it arrives in the API (CreatedAt is its arrival time,
+// State defaults to Queued), how long it runs once Running, and its exit
+// code.
+type Arrival struct {
+	Container engine.Container
+	Runtime   time.Duration
+	ExitCode  int
 }
 
 func containerOf(b Batch, uuid string, at time.Time) engine.Container {
