@@ -336,7 +336,8 @@ func (e *Engine) onDestroyed(ev VMDestroyed) {
 // capacity hold-offs.
 func (e *Engine) holdoffExpired() bool {
 	expired := func(t time.Time) bool { return t.After(e.lastSched) && !t.After(e.now) }
-	due := expired(e.quotaUntil) || expired(e.createRetryAt) || e.quietPeriodEnded()
+	due := expired(e.quotaUntil) || expired(e.createRetryAt) || e.quietPeriodEnded() ||
+		(e.limitBinding && !e.now.Before(e.nextRaise))
 	for k, t := range e.capacityUntil {
 		if !t.After(e.now) {
 			due = due || expired(t)

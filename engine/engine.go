@@ -103,7 +103,11 @@ type Engine struct {
 	ready         bool
 	staleDeadline time.Time
 
-	maxContainers        int
+	maxContainers int
+	// limitBinding: the concurrency limit held containers back in the
+	// last pass; nextRaise is when it may rise again.
+	limitBinding         bool
+	nextRaise            time.Time
 	last503              time.Time
 	last503Seen          time.Time
 	instancesWithinQuota int
@@ -219,12 +223,15 @@ func (e *Engine) Wakeup() time.Time {
 	if !e.ready && e.listed && e.polled {
 		min(e.staleDeadline)
 	}
-	quiet := time.Time{}
+	quiet, raise := time.Time{}, time.Time{}
 	if !e.last503.IsZero() {
 		// Just after the quiet period, so the limit may rise.
 		quiet = e.last503.Add(quietAfter503 + time.Nanosecond)
 	}
-	for _, t := range []time.Time{e.quotaUntil, e.createRetryAt, quiet} {
+	if e.limitBinding {
+		raise = e.nextRaise
+	}
+	for _, t := range []time.Time{e.quotaUntil, e.createRetryAt, quiet, raise} {
 		if t.After(e.now) {
 			min(t)
 		}

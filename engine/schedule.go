@@ -204,6 +204,9 @@ func (e *Engine) schedule() {
 		x.status = schedStatus{kind: kind, position: int32(qpos)}
 	}
 	e.sched.overQuota = len(overquota) + len(overSuper)
+	// The limit may rise where the reference's rule (10% above what runs)
+	// cannot lift it: after 503s, and when it keeps workflows waiting.
+	e.raiseLimit(trying >= e.maxContainers && !e.last503.IsZero() || len(overSuper) > 0)
 	if !oldest.IsZero() {
 		e.sched.longestWait = e.now.Sub(oldest)
 	}
@@ -347,6 +350,23 @@ func (e *Engine) start(v *vm, x *ctr) {
 	e.addRunner(v, x.c.UUID, true, false)
 	x.onVM = true
 	e.emit(StartContainer{VM: v.id, UUID: x.c.UUID, Command: e.startCommand(x.c.UUID), Type: *v.it, TypeName: v.typeName})
+}
+
+// raiseLimit lets the concurrency limit (InitialQuotaEstimate, or where
+// 503s left it) grow while it holds containers back (binding) and the
+// API has been quiet for a minute: by 10% (at least 1) every
+// PollInterval. The reference raises it only to 10% above the running
+// count, which never grows when the limit itself, or the supervisor share
+// of it, keeps containers from running: a queue of workflows would run
+// one at a time for ever (found by the fuzz campaign, seeds 53 and 532).
+func (e *Engine) raiseLimit(binding bool) {
+	e.limitBinding = binding && e.maxContainers > 0
+	if !e.limitBinding || e.now.Sub(e.last503) <= quietAfter503 || e.now.Before(e.nextRaise) {
+		return
+	}
+	e.maxContainers += max(e.maxContainers/10, 1)
+	e.nextRaise = e.now.Add(e.cfg.Containers.CloudVMs.PollInterval)
+	e.dirty = true
 }
 
 // adjustMaxContainers applies the dynamic concurrency limit of §4.3.
