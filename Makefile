@@ -16,6 +16,11 @@ test: lint
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./engine/ ./sim/
 
+# fuzz runs a long campaign: 1000 seeds of 6 simulated hours, every
+# fault class (see README.md; the short one runs in make test).
+fuzz: build
+	./bin/vmdispatch sim fuzz --seeds 1000 --hours 6 --shrink-out fuzz-shrunk
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)

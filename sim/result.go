@@ -99,6 +99,9 @@ type Result struct {
 	VMsLeft    int
 
 	WaitP50, WaitP95, WaitP99 time.Duration
+	// Waits are the queue waits (created to started) of the containers
+	// that started, sorted.
+	Waits []time.Duration
 
 	Calls     stub.Calls
 	Destroyed map[engine.Reason]int
@@ -159,6 +162,7 @@ func (s *Sim) finish() *Result {
 	}
 	sort.Slice(waits, func(i, j int) bool { return waits[i] < waits[j] })
 	r.WaitP50, r.WaitP95, r.WaitP99 = percentile(waits, 50), percentile(waits, 95), percentile(waits, 99)
+	r.Waits = waits
 	r.Violations = s.check.violations
 	r.Coverage = s.cov.result()
 	r.Series = s.series.samples

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vmdispatch/vmdispatch/sim"
+	"github.com/vmdispatch/vmdispatch/sim/report"
 )
 
 // Exit codes.
@@ -24,13 +25,22 @@ const (
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE]")
+		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(replayUsage, "usage: "))
+		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(genQueueUsage, "usage: "))
+		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(fuzzUsage, "usage: "))
 		return ExitBadArgs
 	}
 	switch args[0] {
 	case "run":
 		return run(args[1:], stdout, stderr)
+	case "replay":
+		return replayCmd(args[1:], stdout, stderr)
+	case "gen-queue":
+		return genQueue(args[1:], stdout, stderr)
+	case "fuzz":
+		return fuzz(args[1:], stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "vmdispatch sim: unknown subcommand %q (want: run)\n", args[0])
+		fmt.Fprintf(stderr, "vmdispatch sim: unknown subcommand %q (want: run, replay, gen-queue, fuzz)\n", args[0])
 		return ExitBadArgs
 	}
 }
@@ -40,8 +50,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	seed := fs.String("seed", "", "random seed `N` (default: the scenario's seed)")
 	tracePath := fs.String("trace", "", "write the JSON-lines trace to `FILE`")
+	reportPath := fs.String("report", "", "write an HTML report with charts to `FILE`")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE]")
+		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]")
 		fs.PrintDefaults()
 	}
 	// Accept flags before or after the file name.
@@ -89,6 +100,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		opts.Trace = f
 	}
+	var reportFile *os.File
+	if *reportPath != "" {
+		// Create the file before the run so that a bad path fails fast.
+		f, err := os.Create(*reportPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "vmdispatch sim run: %v\n", err)
+			return ExitBadArgs
+		}
+		defer f.Close()
+		reportFile = f
+		opts.SampleEvery = time.Minute
+	}
 	s, err := sim.New(sc, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "vmdispatch sim run: %s: %v\n", file, err)
@@ -99,6 +122,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	r.Seconds = time.Since(start).Seconds()
 	fmt.Fprint(stdout, r.Summary())
 	fmt.Fprintf(stdout, "wall time %.3fs (%.0fx real time)\n", r.Seconds, r.SimTime.Seconds()/max(r.Seconds, 1e-9))
+	if reportFile != nil {
+		title := fmt.Sprintf("vmdispatch sim run %s --seed %d", file, r.Seed)
+		run := report.Run{Name: fmt.Sprintf("%s seed %d", r.Scenario, r.Seed), Result: r}
+		err := report.Write(reportFile, title, []report.Run{run})
+		if err == nil {
+			err = reportFile.Close()
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "vmdispatch sim run: writing the report: %v\n", err)
+			return ExitFailed
+		}
+		fmt.Fprintf(stdout, "report written to %s\n", *reportPath)
+	}
 	if !r.OK() {
 		fmt.Fprintf(stdout, "FAILED; reproduce with: vmdispatch sim run %s --seed %d --trace trace.jsonl\n", file, r.Seed)
 		return ExitFailed
