@@ -1,5 +1,5 @@
 // Command vmdispatch runs Arvados containers on cloud VMs. For now it
-// offers the simulator: vmdispatch sim run FILE.
+// offers the simulator: vmdispatch sim run|fuzz|replay|gen-queue.
 package main
 
 import (
@@ -27,5 +27,8 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE]")
+	fmt.Fprintln(os.Stderr, `usage: vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]
+       vmdispatch sim fuzz --seeds N [--hours H] [--from SEED] [--faults LIST] [--report FILE.html]
+       vmdispatch sim replay --queue FILE --config FILE [--compare FILE] [--report FILE.html]
+       vmdispatch sim gen-queue [--days D] [--containers N] [--seed S]`)
 }
