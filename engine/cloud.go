@@ -72,7 +72,9 @@ func (e *Engine) onListed(ev VMsListed) {
 		}
 		v.missingLists++
 		if v.missingLists >= missingListsGone {
+			// Never created: whoever waited for it needs another VM.
 			e.candDirty = true
+			e.dirty = true
 			delete(e.creating, v.secret)
 			e.committed -= v.price()
 		}

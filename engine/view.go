@@ -134,6 +134,8 @@ type Stats struct {
 	CommittedHourly Money
 	Instances       int
 	Containers      int
+	// Listings counts successful cloud listings since start-up.
+	Listings int
 }
 
 // Stats returns the current gauges.
@@ -148,6 +150,7 @@ func (e *Engine) Stats() Stats {
 		LongestWait:         e.sched.longestWait,
 		CommittedHourly:     e.committed,
 		Instances:           e.instanceCount(),
+		Listings:            e.listings,
 		Containers:          len(e.ctrs),
 	}
 }

@@ -267,7 +267,8 @@ func (e *Engine) maybeShutdown(v *vm) {
 		return
 	}
 	if reason, ok := e.eligibleForShutdown(v); ok {
-		if v.destroyReason != "" && reason != ReasonIdleTimeout && reason != ReasonBootTimeout {
+		if reason == ReasonDrained && v.destroyReason != "" {
+			// Drained by the engine itself: say why it drained it.
 			reason = v.destroyReason
 		}
 		e.shutdown(v, reason)

@@ -40,7 +40,9 @@ type checker struct {
 	vmStates       map[string]engine.VMState
 	nextPeriodic   time.Time
 	statusSeen     map[string]bool
-	destroyed      map[engine.Reason]int
+	// killStarted: when the current kill of a container on a VM began.
+	killStarted map[string]time.Time
+	destroyed   map[engine.Reason]int
 }
 
 func newChecker(s *Sim) *checker {
@@ -52,6 +54,7 @@ func newChecker(s *Sim) *checker {
 		outstanding: map[string]int{},
 		vmStates:    map[string]engine.VMState{},
 		statusSeen:  map[string]bool{},
+		killStarted: map[string]time.Time{},
 		destroyed:   map[engine.Reason]int{},
 	}
 }
@@ -153,6 +156,15 @@ func (c *checker) action(a engine.Action) {
 		if a.Reason == "" {
 			c.violation("reason", "SignalContainer %s without a reason", a.UUID)
 		}
+		// A kill is judged when it is decided: its repeats (every
+		// TimeoutSignal until TimeoutTERM) follow that decision even if,
+		// meanwhile, the user raised the priority again.
+		key := a.VM + "/" + a.UUID
+		cv := &c.s.cfg.Containers.CloudVMs
+		if first, ok := c.killStarted[key]; ok && c.s.now.Sub(first) <= cv.TimeoutTERM+cv.TimeoutSignal {
+			return
+		}
+		c.killStarted[key] = c.s.now
 		ctr, err := c.s.store.Get(a.UUID)
 		switch a.Reason {
 		case engine.ReasonPriorityZero:
@@ -238,7 +250,9 @@ func (c *checker) afterStep() {
 		if s.restartedAt.After(since) {
 			since = s.restartedAt
 		}
-		if s.now.Sub(since) > grace {
+		// While the cloud throttles every call, nobody can list: that
+		// time does not count against the dispatcher.
+		if s.now.Sub(since) > grace+s.throttled(since, s.now) {
 			c.violation("leak", "instance %s (created %v) unknown to the dispatcher for over %v", id, created.Sub(Epoch), grace)
 		}
 	}

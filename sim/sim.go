@@ -398,12 +398,14 @@ func (s *Sim) heal() {
 // restart replaces the engine by a new one that knows only what it can
 // learn from the cloud, the API and probes.
 func (s *Sim) restart(why string) {
+	held := s.heldVMs()
 	s.gen++
 	s.cov.restarts++
 	s.trace.note(s.now, "restart", map[string]any{"generation": s.gen, "why": why})
 	if err := s.startEngine(); err != nil {
 		panic(err)
 	}
+	s.checkRecoveryLater(s.gen, s.now, held, 0)
 }
 
 // timedEvent runs an operator, restart or outside event.
