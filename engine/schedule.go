@@ -97,7 +97,10 @@ func (e *Engine) schedule() {
 			continue
 		}
 		if x.inherited {
-			if e.anyUnknown() {
+			// A VM that has not answered, or a VM the predecessor created
+			// just before it stopped and that the first listing missed
+			// (listings are eventually consistent), may be running it.
+			if e.anyUnknown() || e.listings < 2 {
 				x.status = schedStatus{kind: statusWaitUnknown}
 				continue
 			}
