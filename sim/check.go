@@ -214,8 +214,6 @@ func (c *checker) containerChanged(before, after engine.Container) {
 	}
 }
 
-func (c *checker) operatorIdle(id string, b engine.IdleBehavior) {}
-
 var legalVM = map[engine.VMState]map[engine.VMState]bool{
 	engine.VMUnknown:  {engine.VMIdle: true, engine.VMRunning: true, engine.VMShutdown: true},
 	engine.VMBooting:  {engine.VMIdle: true, engine.VMRunning: true, engine.VMShutdown: true},

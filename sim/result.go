@@ -54,8 +54,6 @@ func (a *accounting) vmDestroyed(id string) {
 	a.cost += engine.CostOf(v.price, d)
 }
 
-func (a *accounting) afterStep() {}
-
 // liveIDs returns the IDs of the instances that exist, sorted.
 func (a *accounting) liveIDs() []string {
 	ids := make([]string, 0, len(a.live))

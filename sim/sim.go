@@ -351,7 +351,6 @@ func (s *Sim) step() {
 		}
 	}
 	s.check.afterStep()
-	s.acct.afterStep()
 	s.series.afterStep()
 	if restart != nil {
 		s.restart("after " + typeName(restart))
@@ -435,7 +434,6 @@ func (s *Sim) timedEvent(ev TimedEvent) {
 func (s *Sim) operatorIdle(sel *VMSelector, b engine.IdleBehavior) {
 	if id, ok := s.selectVM(sel); ok {
 		s.pending = append(s.pending, engine.SetIdleBehavior{ID: id, Behavior: b})
-		s.check.operatorIdle(id, b)
 	}
 }
 

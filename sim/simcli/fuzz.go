@@ -158,11 +158,7 @@ func writeFuzzReport(path string, c *simfuzz.Case) error {
 		return err
 	}
 	title := fmt.Sprintf("vmdispatch sim fuzz: seed %d (faults: %s)", c.Seed, simfuzz.JoinClasses(c.Faults))
-	if err := report.Write(f, title, []report.Run{{Name: c.Scenario.Name, Result: r}}); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return writeReport(f, title, []report.Run{{Name: c.Scenario.Name, Result: r}})
 }
 
 // progressPrinter returns a Progress callback: one line rewritten in

@@ -117,11 +117,7 @@ func replayCmd(args []string, stdout, stderr io.Writer) int {
 			runs = append(runs, report.Run{Name: o.Name, Result: o.Result})
 		}
 		title := "vmdispatch sim replay --queue " + *queue + " --config " + strings.Join(configs, " --compare ")
-		err := report.Write(reportFile, title, runs)
-		if err == nil {
-			err = reportFile.Close()
-		}
-		if err != nil {
+		if err := writeReport(reportFile, title, runs); err != nil {
 			fmt.Fprintf(stderr, "vmdispatch sim replay: writing the report: %v\n", err)
 			return ExitFailed
 		}

@@ -125,11 +125,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if reportFile != nil {
 		title := fmt.Sprintf("vmdispatch sim run %s --seed %d", file, r.Seed)
 		run := report.Run{Name: fmt.Sprintf("%s seed %d", r.Scenario, r.Seed), Result: r}
-		err := report.Write(reportFile, title, []report.Run{run})
-		if err == nil {
-			err = reportFile.Close()
-		}
-		if err != nil {
+		if err := writeReport(reportFile, title, []report.Run{run}); err != nil {
 			fmt.Fprintf(stderr, "vmdispatch sim run: writing the report: %v\n", err)
 			return ExitFailed
 		}
