@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -12,46 +13,16 @@ import (
 // vmCreated starts the stub VM of a new cloud instance, with faults
 // drawn from the scenario (none once healed).
 func (s *Sim) vmCreated(inst drivers.Instance, it engine.InstanceType, initCommand string) {
-	spec := &s.sc.VMs
 	typeName := inst.Tags[s.cfg.Containers.CloudVMs.TagKeyPrefix+engine.TagInstanceType]
 	r := s.rVMs
-	chance := func(p float64) bool { return r.Float64() < p }
-	k := stubvm.Knobs{
-		BootTime:    spec.BootTime.Draw(r),
-		SetupTime:   spec.SetupTime.Draw(r),
-		DetachDelay: spec.DetachDelay.Draw(r),
-	}
-	// Draw every fault whether or not it applies, so that one knob does
-	// not shift the others' random streams.
-	bootNever, broken, reportBroken := chance(spec.BootNeverRate), chance(spec.BrokenRate), chance(spec.ReportBrokenRate)
-	missing, wrongSecret, wrongKey := chance(spec.CrunchRunMissingRate), chance(spec.WrongSecretRate), chance(spec.WrongHostKeyRate)
-	brokenAfter, reportAfter, staleFor := spec.BrokenAfter.Draw(r), spec.ReportBrokenAfter.Draw(r), spec.StaleLockDuration.Draw(r)
-	faulty := !s.healed && (len(spec.Types) == 0 || slices.Contains(spec.Types, typeName))
-	if faulty {
-		k.BootNever = bootNever
-		if broken {
-			k.BrokenAfter = k.BootTime + brokenAfter + time.Nanosecond
-		}
-		if reportBroken {
-			k.ReportBrokenAfter = k.BootTime + reportAfter + time.Nanosecond
-		}
-		k.CrunchRunMissing = missing
-		k.WrongSecret = wrongSecret
-		k.WrongHostKey = wrongKey
-		k.UnkillableRate = spec.UnkillableRate
-		k.CrashBeforeRunningRate = spec.CrashBeforeRunningRate
-		k.CrashAfterRunningRate = spec.CrashAfterRunningRate
-		k.ExitWithoutFinalizingRate = spec.ExitWithoutFinalizingRate
-		k.StaleLockRate = spec.StaleLockRate
-		k.StaleLockDuration = staleFor
-	}
+	k := s.sc.VMs.Knobs(r, typeName, s.healed)
 	vm := stubvm.New(stubvm.Config{
 		ID:               inst.ID,
 		ClusterID:        s.cfg.ClusterID,
 		Secret:           inst.Tags[s.cfg.Containers.CloudVMs.TagKeyPrefix+engine.TagInstanceSecret],
 		Created:          s.now,
 		Rand:             r,
-		API:              s.store,
+		API:              storeAPI{s.store},
 		Workload:         s.work,
 		Knobs:            k,
 		BootProbeCommand: s.cfg.Containers.CloudVMs.BootProbeCommand,
@@ -111,4 +82,40 @@ func (s *Sim) touch(id string, v *simVM, fired bool) {
 		v.vm.Advance(s.now)
 		s.touch(id, v, true)
 	})
+}
+
+// Knobs draws the faults of one new VM of type typeName from r; healed
+// draws the same numbers but turns the faults off.
+func (spec *VMSpec) Knobs(r *rand.Rand, typeName string, healed bool) stubvm.Knobs {
+	chance := func(p float64) bool { return r.Float64() < p }
+	k := stubvm.Knobs{
+		BootTime:    spec.BootTime.Draw(r),
+		SetupTime:   spec.SetupTime.Draw(r),
+		DetachDelay: spec.DetachDelay.Draw(r),
+	}
+	// Draw every fault whether or not it applies, so that one knob does
+	// not shift the others' random streams.
+	bootNever, broken, reportBroken := chance(spec.BootNeverRate), chance(spec.BrokenRate), chance(spec.ReportBrokenRate)
+	missing, wrongSecret, wrongKey := chance(spec.CrunchRunMissingRate), chance(spec.WrongSecretRate), chance(spec.WrongHostKeyRate)
+	brokenAfter, reportAfter, staleFor := spec.BrokenAfter.Draw(r), spec.ReportBrokenAfter.Draw(r), spec.StaleLockDuration.Draw(r)
+	if healed || (len(spec.Types) > 0 && !slices.Contains(spec.Types, typeName)) {
+		return k
+	}
+	k.BootNever = bootNever
+	if broken {
+		k.BrokenAfter = k.BootTime + brokenAfter + time.Nanosecond
+	}
+	if reportBroken {
+		k.ReportBrokenAfter = k.BootTime + reportAfter + time.Nanosecond
+	}
+	k.CrunchRunMissing = missing
+	k.WrongSecret = wrongSecret
+	k.WrongHostKey = wrongKey
+	k.UnkillableRate = spec.UnkillableRate
+	k.CrashBeforeRunningRate = spec.CrashBeforeRunningRate
+	k.CrashAfterRunningRate = spec.CrashAfterRunningRate
+	k.ExitWithoutFinalizingRate = spec.ExitWithoutFinalizingRate
+	k.StaleLockRate = spec.StaleLockRate
+	k.StaleLockDuration = staleFor
+	return k
 }

@@ -58,7 +58,7 @@ func (vm *VM) detach(now time.Time, words []string, stdin []byte) Result {
 	if p := vm.procs[uuid]; p != nil && p.state != ProcExited {
 		return Result{Stderr: fmt.Appendf(nil, "crunch-run: %s: already running: lock %s: resource temporarily unavailable\n", uuid, lockPath(uuid)), Exit: 1}
 	}
-	p := vm.start(now, uuid, cfg.Env["ARVADOS_API_TOKEN"], args)
+	p := vm.start(now, uuid, credentials(cfg.Env), args)
 	out, _ := json.Marshal(procinfo{UUID: p.uuid, PID: p.pid})
 	return Result{Stdout: append(out, '\n'), Duration: vm.cfg.Knobs.DetachDelay}
 }

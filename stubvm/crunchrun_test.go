@@ -286,3 +286,33 @@ func TestUnkillableKeepsRunning(t *testing.T) {
 		t.Errorf("unkillable process ended %s, container %s; want it to run to completion", p.Outcome, api.state(uuid1))
 	}
 }
+
+// A process reaches the API with the host, token and TLS choice it got on
+// stdin, not with anything the VM was configured with.
+func TestDetachCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		insecure string
+		want     bool
+	}{
+		{"unset", "", false},
+		{"1", `,"ARVADOS_API_HOST_INSECURE":"1"`, true},
+		{"true", `,"ARVADOS_API_HOST_INSECURE":"true"`, true},
+		{"0", `,"ARVADOS_API_HOST_INSECURE":"0"`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFakeAPI()
+			api.lock(uuid1, "tok")
+			vm := stubvm.New(config(api, stubvm.Knobs{SetupTime: time.Second}))
+			in := `{"Env":{"ARVADOS_API_HOST":"api.example:8443","ARVADOS_API_TOKEN":"tok"` + tc.insecure + `}}`
+			mustExec(t, vm, t0, detachCmd(uuid1), []byte(in))
+			vm.Advance(at(time.Hour))
+			cred := stubvm.Credentials{Host: "api.example:8443", Token: "tok", Insecure: tc.want}
+			// Container, Running, Complete.
+			want := []stubvm.Credentials{cred, cred, cred}
+			if diff := cmp.Diff(want, api.creds); diff != "" {
+				t.Errorf("API calls' credentials (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -4,9 +4,10 @@
 // they start, which talk to the Arvados API and run a workload.
 //
 // A VM has the shape "command string + stdin in → stdout, stderr, exit
-// code out", so that an SSH server can carry the very same commands. It
-// is pure and deterministic: no goroutines, no clock, no sleeping; time
-// is an argument and randomness comes from the caller's *rand.Rand.
+// code out", so that an SSH server (Server) carries the very same
+// commands. The VM is pure and deterministic: no goroutines, no clock,
+// no sleeping; time is an argument and randomness comes from the
+// caller's *rand.Rand.
 //
 // The caller's contract:
 //
@@ -29,4 +30,10 @@
 //     the VM, not what the dispatcher believes.
 //
 // A VM is not safe for concurrent use; the caller serialises calls.
+//
+// Two wrappers put a VM in the real world, for tests of the real-clock
+// shell and the demo (the simulator uses neither): Serve makes it a
+// real SSH server on 127.0.0.1 running on the real clock, and HTTPAPI
+// is the API its crunch-run processes reach over HTTPS, at the host and
+// with the token the dispatcher passed on stdin (Credentials).
 package stubvm

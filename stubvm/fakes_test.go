@@ -43,6 +43,8 @@ type fakeAPI struct {
 	lockers map[string]string
 	updates []update
 	calls   int
+	// creds are the credentials of every call, in order.
+	creds []stubvm.Credentials
 }
 
 func newFakeAPI() *fakeAPI {
@@ -58,8 +60,9 @@ func (a *fakeAPI) lock(uuid, tok string) {
 // state returns the state of uuid.
 func (a *fakeAPI) state(uuid string) engine.ContainerState { return a.ctrs[uuid].State }
 
-func (a *fakeAPI) Container(tok, uuid string) (engine.Container, error) {
+func (a *fakeAPI) Container(cred stubvm.Credentials, uuid string) (engine.Container, error) {
 	a.calls++
+	a.creds = append(a.creds, cred)
 	c, ok := a.ctrs[uuid]
 	if !ok {
 		return engine.Container{}, errors.New("404 not found")
@@ -67,13 +70,14 @@ func (a *fakeAPI) Container(tok, uuid string) (engine.Container, error) {
 	return *c, nil
 }
 
-func (a *fakeAPI) UpdateState(tok, uuid string, state engine.ContainerState, exitCode *int) error {
+func (a *fakeAPI) UpdateState(cred stubvm.Credentials, uuid string, state engine.ContainerState, exitCode *int) error {
 	a.calls++
+	a.creds = append(a.creds, cred)
 	c, ok := a.ctrs[uuid]
 	if !ok {
 		return errors.New("404 not found")
 	}
-	if a.lockers[uuid] != tok {
+	if a.lockers[uuid] != cred.Token {
 		return errors.New("403 container locked by another token")
 	}
 	legal := map[engine.ContainerState][]engine.ContainerState{

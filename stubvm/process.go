@@ -85,10 +85,10 @@ type Process struct {
 
 // process is the emulation state of one crunch-run process.
 type process struct {
-	uuid  string
-	pid   int
-	token string
-	args  []string
+	uuid string
+	pid  int
+	cred Credentials
+	args []string
 
 	state   ProcessState
 	outcome Outcome
@@ -115,13 +115,13 @@ type process struct {
 // start creates a crunch-run process for uuid at now. The six random
 // draws happen whatever the rates, so that changing one rate does not
 // shift the fates drawn for later processes.
-func (vm *VM) start(now time.Time, uuid, token string, args []string) *process {
+func (vm *VM) start(now time.Time, uuid string, cred Credentials, args []string) *process {
 	k := vm.cfg.Knobs
 	r := vm.rand
 	p := &process{
 		uuid:    uuid,
 		pid:     vm.nextPID,
-		token:   token,
+		cred:    cred,
 		state:   ProcSetup,
 		started: now,
 		next:    now.Add(k.SetupTime),
@@ -249,12 +249,12 @@ func (vm *VM) setUp(p *process, at time.Time) {
 		vm.exit(p, at, OutcomeRejected)
 		return
 	}
-	ctr, err := api.Container(p.token, p.uuid)
+	ctr, err := api.Container(p.cred, p.uuid)
 	if err != nil || ctr.State != engine.Locked {
 		vm.exit(p, at, OutcomeRejected)
 		return
 	}
-	if err := api.UpdateState(p.token, p.uuid, engine.Running, nil); err != nil {
+	if err := api.UpdateState(p.cred, p.uuid, engine.Running, nil); err != nil {
 		vm.exit(p, at, OutcomeRejected)
 		return
 	}
@@ -301,7 +301,7 @@ func (vm *VM) signal(p *process, at time.Time, sig int) {
 // update asks the API to move p's container to state and returns ok, or
 // OutcomeRejected if the API refused.
 func (vm *VM) update(p *process, state engine.ContainerState, exitCode *int, ok Outcome) Outcome {
-	if vm.cfg.API == nil || vm.cfg.API.UpdateState(p.token, p.uuid, state, exitCode) != nil {
+	if vm.cfg.API == nil || vm.cfg.API.UpdateState(p.cred, p.uuid, state, exitCode) != nil {
 		return OutcomeRejected
 	}
 	return ok
