@@ -3,9 +3,15 @@
 // real server's rules (state machine, lock ownership, lock_count and
 // Containers.MaxDispatchAttempts, runtime_status, priority 0).
 //
-// The Store is the whole of it for now; a later HTTP layer serves the same
-// Store so that production code can be tested against it over the wire.
-// The simulator drives the Store directly and reads its ground truth.
+// Two ways in: the simulator drives the Store directly and reads its
+// ground truth; production code talks to a Server, an http.Handler that
+// serves the same Store as the Arvados API does (containers list, get,
+// lock, unlock, update and create, api_client_authorizations/current),
+// so that the daemon's API client is tested over the wire. A Server
+// checks tokens, parses filters, order, select, limit, offset and count
+// as the Arvados SDKs send them, and answers the Store's refusals as
+// Arvados-style JSON errors with the same status codes. Its Faults
+// inject 503s and latency; Requests counts the API load by route.
 //
 // The contract, for callers:
 //
@@ -19,7 +25,8 @@
 //     their API token (the "auth UUID"): Lock, Unlock, Update,
 //     UpdateState, Container. The Store applies the API server's rules
 //     to them and answers with an *Error carrying the HTTP status the
-//     server would have sent.
+//     server would have sent. Over HTTP, the auth UUID is the one
+//     ServerConfig.Tokens gives the request's token.
 //  4. Observers registered with Observe see every successful change
 //     (before and after); History returns the changes of one container
 //     with the clock reading at which each happened.

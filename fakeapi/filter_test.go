@@ -65,6 +65,12 @@ func TestList(t *testing.T) {
 			if diff := cmp.Diff(tc.want, uuids(s.List(tc.f))); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
+			// Count is the size of the whole selection, before paging.
+			all := tc.f
+			all.Limit, all.Offset = 0, 0
+			if got, want := s.Count(tc.f), len(s.List(all)); got != want {
+				t.Errorf("Count = %d, want %d", got, want)
+			}
 		})
 	}
 }

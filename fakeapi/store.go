@@ -151,6 +151,19 @@ func (s *Store) list(dst []engine.Container, f Filter, copyOf func(engine.Contai
 	return dst
 }
 
+// Count returns how many containers f selects, ignoring its Limit and
+// Offset: the API's items_available.
+func (s *Store) Count(f Filter) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f.Order = OrderUUID // any order counts the same; this one is cheapest
+	keys := s.selectKeys(f)
+	n := len(keys)
+	clear(keys)
+	s.keys = keys[:0]
+	return n
+}
+
 // selectKeys returns the keys of the containers f matches, in f's order,
 // in s.keys's buffer. s.mu must be held.
 func (s *Store) selectKeys(f Filter) []listKey {
