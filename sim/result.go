@@ -180,10 +180,17 @@ func percentile(sorted []time.Duration, p int) time.Duration {
 	return sorted[i-1]
 }
 
-// judge checks the scenario's expectations, and the liveness promises of
-// DESIGN.md when the scenario heals.
+// judge checks the scenario's expectations.
 func (s *Sim) judge(r *Result) {
-	ex := &s.sc.Expect
+	s.sc.Judge(r, s.store, s.check.statusSeen, s.work.uuid)
+}
+
+// Judge checks the scenario's expectations against a run's result, the
+// API's containers at the end, and the scheduling statuses seen during
+// the run; uuidOf names the nth container of the workload (from 1). It
+// appends to r.Failures. The simulator and the live runner share it.
+func (sc *Scenario) Judge(r *Result, store *fakeapi.Store, statusSeen map[string]bool, uuidOf func(int) string) {
+	ex := &sc.Expect
 	fail := func(format string, args ...any) { r.Failures = append(r.Failures, fmt.Sprintf(format, args...)) }
 	if ex.AllFinal && r.NotFinal > 0 {
 		fail("all_final: %d of %d containers are not Complete or Cancelled", r.NotFinal, r.Containers)
@@ -191,8 +198,8 @@ func (s *Sim) judge(r *Result) {
 	if ex.AllFinal {
 		// A container cancelled by its user (priority 0, cancel) or by an
 		// operator's kill may end without a reason; any other must say why.
-		exempt := s.outsideTargets()
-		for _, c := range s.store.List(fakeapi.Filter{States: []engine.ContainerState{engine.Cancelled}}) {
+		exempt := sc.outsideTargets(uuidOf)
+		for _, c := range store.List(fakeapi.Filter{States: []engine.ContainerState{engine.Cancelled}}) {
 			if reason, _ := c.RuntimeStatus["error"].(string); reason == "" && !exempt[c.UUID] {
 				fail("all_final: container %s cancelled without a reason in runtime_status", c.UUID)
 			}
@@ -255,23 +262,23 @@ func (s *Sim) judge(r *Result) {
 		}
 	}
 	for _, want := range ex.StatusSeen {
-		if !s.check.statusSeen[want] {
+		if !statusSeen[want] {
 			fail("status_seen: no container ever showed a scheduling_status containing %q", want)
 		}
 	}
 }
 
 // outsideTargets are the containers that users or operators stopped.
-func (s *Sim) outsideTargets() map[string]bool {
+func (sc *Scenario) outsideTargets(uuidOf func(int) string) map[string]bool {
 	m := map[string]bool{}
-	for _, ev := range s.sc.Events {
+	for _, ev := range sc.Events {
 		switch {
 		case ev.CancelContainer != 0:
-			m[s.work.uuid(ev.CancelContainer)] = true
+			m[uuidOf(ev.CancelContainer)] = true
 		case ev.KillContainer != 0:
-			m[s.work.uuid(ev.KillContainer)] = true
+			m[uuidOf(ev.KillContainer)] = true
 		case ev.SetPriority != nil && ev.SetPriority.Priority == 0:
-			m[s.work.uuid(ev.SetPriority.Container)] = true
+			m[uuidOf(ev.SetPriority.Container)] = true
 		}
 	}
 	return m

@@ -180,15 +180,23 @@ func (s *Sim) addressOf(id string) string { return id + ".sim:22" }
 
 // cloudConfig builds the stub cloud's knobs; healed turns faults off.
 func (s *Sim) cloudConfig(healed bool) stub.Config {
-	cs := &s.sc.Cloud
-	cfg := stub.Config{
-		Now:        s.clock,
-		Rand:       s.rCloud,
-		OnCreate:   s.vmCreated,
-		OnDestroy:  s.vmDestroyed,
-		AddressOf:  s.addressOf,
-		RemoteUser: "root",
-	}
+	cfg := s.sc.CloudConfig(Epoch, 1, healed)
+	cfg.Now = s.clock
+	cfg.Rand = s.rCloud
+	cfg.OnCreate = s.vmCreated
+	cfg.OnDestroy = s.vmDestroyed
+	cfg.AddressOf = s.addressOf
+	cfg.RemoteUser = "root"
+	return cfg
+}
+
+// CloudConfig is the stub cloud's fault knobs for the scenario, with its
+// times counted from epoch and every duration multiplied by scale (the
+// live runner plays scenarios faster than real time). healed turns the
+// faults off. Clock, randomness and hooks are left to the caller.
+func (sc *Scenario) CloudConfig(epoch time.Time, scale float64, healed bool) stub.Config {
+	cs := &sc.Cloud
+	var cfg stub.Config
 	if len(cs.QuotaGroups) > 0 {
 		groups := cs.QuotaGroups
 		cfg.QuotaGroup = func(it engine.InstanceType) string {
@@ -202,10 +210,11 @@ func (s *Sim) cloudConfig(healed bool) stub.Config {
 	if healed {
 		return cfg
 	}
+	scaled := func(d time.Duration) time.Duration { return Scale(d, scale) }
 	win := func(w Window) stub.Window {
-		out := stub.Window{From: Epoch.Add(w.From)}
+		out := stub.Window{From: epoch.Add(scaled(w.From))}
 		if w.Until > 0 {
-			out.Until = Epoch.Add(w.Until)
+			out.Until = epoch.Add(scaled(w.Until))
 		}
 		return out
 	}
@@ -213,16 +222,16 @@ func (s *Sim) cloudConfig(healed bool) stub.Config {
 	cfg.DestroyErrorRate = cs.DestroyErrorRate
 	cfg.ListErrorRate = cs.ListErrorRate
 	cfg.CreateUnknownOutcomeRate = cs.CreateUnknownOutcomeRate
-	cfg.MinTimeBetweenCreates = cs.MinTimeBetweenCreates
-	cfg.MinTimeBetweenLists = cs.MinTimeBetweenLists
-	cfg.ListLagNew = cs.ListLagNew
-	cfg.ListLagDestroyed = cs.ListLagDestroyed
-	cfg.SpotEvictionsPerHour = cs.SpotEvictionsPerHour
+	cfg.MinTimeBetweenCreates = scaled(cs.MinTimeBetweenCreates)
+	cfg.MinTimeBetweenLists = scaled(cs.MinTimeBetweenLists)
+	cfg.ListLagNew = scaled(cs.ListLagNew)
+	cfg.ListLagDestroyed = scaled(cs.ListLagDestroyed)
+	cfg.SpotEvictionsPerHour = cs.SpotEvictionsPerHour / scale
 	if len(cs.UnavailableTypes) > 0 {
 		cfg.UnavailableTypes = map[string]stub.Window{}
 		for name, w := range cs.UnavailableTypes {
 			pt := name
-			if it, ok := s.cfg.InstanceTypes[name]; ok {
+			if it, ok := sc.Config.InstanceTypes[name]; ok {
 				pt = it.ProviderType
 			}
 			cfg.UnavailableTypes[pt] = win(w)
@@ -241,6 +250,14 @@ func (s *Sim) cloudConfig(healed bool) stub.Config {
 		cfg.RateLimitWindows = append(cfg.RateLimitWindows, win(w))
 	}
 	return cfg
+}
+
+// Scale multiplies a duration by f (exactly, when f is 1).
+func Scale(d time.Duration, f float64) time.Duration {
+	if f == 1 {
+		return d
+	}
+	return time.Duration(float64(d) * f)
 }
 
 // startEngine starts a new dispatcher generation: a fresh engine that
@@ -440,8 +457,17 @@ func (s *Sim) operatorIdle(sel *VMSelector, b engine.IdleBehavior) {
 // selectVM picks a VM the engine knows, as an operator would from the
 // instance list.
 func (s *Sim) selectVM(sel *VMSelector) (string, bool) {
+	if id, ok := sel.Select(s.eng.VMs()); ok {
+		return id, true
+	}
+	s.trace.note(s.now, "operator selector matched no VM", map[string]any{"selector": sel})
+	return "", false
+}
+
+// Select picks the VM the selector names from the engine's VM list.
+func (sel *VMSelector) Select(vms []engine.VMView) (string, bool) {
 	i := 0
-	for _, v := range s.eng.VMs() {
+	for _, v := range vms {
 		if v.ID == "" || (sel.Type != "" && v.TypeName != sel.Type) || (sel.State != "" && v.State != sel.State) {
 			continue
 		}
@@ -450,7 +476,6 @@ func (s *Sim) selectVM(sel *VMSelector) (string, bool) {
 		}
 		i++
 	}
-	s.trace.note(s.now, "operator selector matched no VM", map[string]any{"selector": sel})
 	return "", false
 }
 

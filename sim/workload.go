@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/vmdispatch/vmdispatch/engine"
@@ -29,26 +30,8 @@ type work struct {
 
 func newWorkload(s *Sim) *workload {
 	w := &workload{s: s, specs: map[string]work{}}
-	n := 0
-	for _, b := range s.sc.Workload {
-		for i := 0; i < b.Count; i++ {
-			n++
-			uuid := fmt.Sprintf("%s-dz642-%015d", s.cfg.ClusterID, n)
-			at := b.At
-			if b.Count > 1 && b.Spread > 0 {
-				at += b.Spread * time.Duration(i) / time.Duration(b.Count-1)
-			}
-			c := containerOf(b, uuid, Epoch.Add(at))
-			exit := 0
-			if len(b.ExitCodes) > 0 {
-				exit = b.ExitCodes[s.rWork.IntN(len(b.ExitCodes))]
-			}
-			w.specs[uuid] = work{runtime: b.Runtime.Draw(s.rWork), exitCode: exit}
-			w.uuids = append(w.uuids, uuid)
-			w.schedule(c)
-		}
-	}
-	for _, a := range s.opts.Arrivals {
+	arrivals := append(s.sc.Arrivals(s.rWork, Epoch), s.opts.Arrivals...)
+	for _, a := range arrivals {
 		c := a.Container
 		if c.State == "" {
 			c.State = engine.Queued
@@ -61,6 +44,36 @@ func newWorkload(s *Sim) *workload {
 		w.schedule(c)
 	}
 	return w
+}
+
+// Arrivals expands the scenario's workload batches into containers
+// arriving from epoch on, drawing exit codes and runtimes from r. The
+// live runner replays the same list on the real clock.
+func (sc *Scenario) Arrivals(r *rand.Rand, epoch time.Time) []Arrival {
+	var out []Arrival
+	n := 0
+	for _, b := range sc.Workload {
+		for i := 0; i < b.Count; i++ {
+			n++
+			at := b.At
+			if b.Count > 1 && b.Spread > 0 {
+				at += b.Spread * time.Duration(i) / time.Duration(b.Count-1)
+			}
+			a := Arrival{Container: containerOf(b, ContainerUUID(sc.Config.ClusterID, n), epoch.Add(at))}
+			if len(b.ExitCodes) > 0 {
+				a.ExitCode = b.ExitCodes[r.IntN(len(b.ExitCodes))]
+			}
+			a.Runtime = b.Runtime.Draw(r)
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ContainerUUID is the UUID of the nth container (from 1) of a
+// scenario's workload.
+func ContainerUUID(clusterID string, n int) string {
+	return fmt.Sprintf("%s-dz642-%015d", clusterID, n)
 }
 
 // schedule adds c to the API at its CreatedAt.
@@ -140,7 +153,7 @@ func (w *workload) allArrived() bool { return w.arrived == len(w.uuids) }
 // uuid returns the nth container (from 1), by arrival order.
 func (w *workload) uuid(n int) string {
 	if n < 1 || n > len(w.uuids) {
-		return fmt.Sprintf("%s-dz642-%015d", w.s.cfg.ClusterID, n)
+		return ContainerUUID(w.s.cfg.ClusterID, n)
 	}
 	return w.uuids[n-1]
 }
