@@ -28,6 +28,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage: vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]
+       vmdispatch sim run --live [--scale F] FILE [--seed N]
        vmdispatch sim fuzz --seeds N [--hours H] [--from SEED] [--faults LIST] [--report FILE.html]
        vmdispatch sim replay --queue FILE --config FILE [--compare FILE] [--report FILE.html]
        vmdispatch sim gen-queue [--days D] [--containers N] [--seed S]`)

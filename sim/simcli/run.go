@@ -2,15 +2,19 @@
 package simcli
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vmdispatch/vmdispatch/sim"
+	"github.com/vmdispatch/vmdispatch/sim/livesim"
 	"github.com/vmdispatch/vmdispatch/sim/report"
 )
 
@@ -24,7 +28,8 @@ const (
 // Main runs "vmdispatch sim <args>" and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE]")
+		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]")
+		fmt.Fprintln(stderr, "       vmdispatch sim run --live [--scale F] FILE [--seed N]")
 		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(replayUsage, "usage: "))
 		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(genQueueUsage, "usage: "))
 		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(fuzzUsage, "usage: "))
@@ -51,8 +56,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	seed := fs.String("seed", "", "random seed `N` (default: the scenario's seed)")
 	tracePath := fs.String("trace", "", "write the JSON-lines trace to `FILE`")
 	reportPath := fs.String("report", "", "write an HTML report with charts to `FILE`")
+	liveRun := fs.Bool("live", false, "play the scenario through the wire: the daemon's live shell on the real clock, stub VMs over SSH, the fake API over HTTPS")
+	scale := fs.Float64("scale", livesim.DefaultScale, "with --live: multiply every duration of the scenario by `F` (0 < F <= 1)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]")
+		fmt.Fprintln(stderr, "       vmdispatch sim run --live [--scale F] FILE [--seed N]")
 		fs.PrintDefaults()
 	}
 	// Accept flags before or after the file name.
@@ -90,6 +98,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return ExitBadArgs
 		}
 		opts.Seed, opts.SeedSet = n, true
+	}
+	if *liveRun {
+		if *tracePath != "" || *reportPath != "" {
+			fmt.Fprintln(stderr, "vmdispatch sim run: --trace and --report need the simulator's virtual clock; they are not available with --live")
+			return ExitBadArgs
+		}
+		return runLive(sc, file, opts.Seed, *scale, stdout, stderr)
 	}
 	if *tracePath != "" {
 		f, err := os.Create(*tracePath)
@@ -133,6 +148,30 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if !r.OK() {
 		fmt.Fprintf(stdout, "FAILED; reproduce with: vmdispatch sim run %s --seed %d --trace trace.jsonl\n", file, r.Seed)
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// runLive plays a scenario through the live shell (see package livesim).
+func runLive(sc *sim.Scenario, file string, seed uint64, scale float64, stdout, stderr io.Writer) int {
+	if !(scale > 0 && scale <= 1) {
+		fmt.Fprintf(stderr, "vmdispatch sim run: --scale %v: want a number in (0, 1]\n", scale)
+		return ExitBadArgs
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	start := time.Now()
+	r, err := livesim.Run(ctx, sc, livesim.Options{Scale: scale, Seed: seed})
+	if err != nil {
+		fmt.Fprintf(stderr, "vmdispatch sim run --live: %s: %v\n", file, err)
+		return ExitFailed
+	}
+	r.Seconds = time.Since(start).Seconds()
+	fmt.Fprint(stdout, r.Summary())
+	fmt.Fprintf(stdout, "wall time %.3fs (scale %g: %.0fx real time)\n", r.Seconds, scale, r.SimTime.Seconds()/max(r.Seconds, 1e-9))
+	if !r.OK() {
+		fmt.Fprintf(stdout, "FAILED through the wire; live runs are not reproducible: compare with vmdispatch sim run %s --seed %d\n", file, r.Seed)
 		return ExitFailed
 	}
 	return ExitOK
