@@ -79,6 +79,10 @@ type CloudVMsConfig struct {
 	// hour: no VM is created that would take the hourly price of all
 	// existing, booting and in-flight VMs above it. 0 means no limit.
 	MaxHourlyCost float64 `yaml:"MaxHourlyCost"`
+	// StatusLogInterval is how often the daemon logs a status line
+	// (counts by state, hourly cost, queue length); vmdispatch's own key.
+	// The engine does not use it.
+	StatusLogInterval time.Duration `yaml:"StatusLogInterval"`
 }
 
 // Defaults returns the Arvados defaults (lib/config/config.default.yml)
@@ -114,6 +118,7 @@ func Defaults() Config {
 				TimeoutBooting:                 10 * time.Minute,
 				TimeoutProbe:                   10 * time.Minute,
 				TimeoutShutdown:                10 * time.Second,
+				StatusLogInterval:              time.Minute,
 				DeployRunnerBinary:             "/proc/self/exe",
 				DeployRunnerDirectory:          "/tmp/arvados-crunch-run",
 				DeployPublicKey:                true,

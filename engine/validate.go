@@ -94,6 +94,9 @@ func (c *Config) validate() error {
 		v.addf(p+"TagKeyPrefix", "must not be empty")
 	}
 	v.nonNegativeFloat(p+"MaxHourlyCost", cv.MaxHourlyCost)
+	if cv.StatusLogInterval < 0 {
+		v.addf(p+"StatusLogInterval", "must be >= 0 (got %v; 0 turns the status line off)", cv.StatusLogInterval)
+	}
 
 	for _, name := range sortedTypeNames(c.InstanceTypes) {
 		it := c.InstanceTypes[name]

@@ -81,7 +81,7 @@ func newReactions() *reactions {
 	return &reactions{queued: map[string]time.Time{}, creates: map[string]time.Time{}, vmCreate: map[string]time.Time{}}
 }
 
-func (r *reactions) onStep(now time.Time, events []engine.Event, actions []engine.Action) {
+func (r *reactions) onStep(_ *engine.Engine, now time.Time, events []engine.Event, actions []engine.Action) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, ev := range events {

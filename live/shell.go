@@ -60,9 +60,11 @@ type Config struct {
 	// Entropy supplies instance secrets; nil means crypto/rand.
 	Entropy io.Reader
 	// OnStep, if not nil, is called on the engine's goroutine after each
-	// Step with the actions it returned (tests and metrics watch the
-	// engine through it; it must not block).
-	OnStep func(now time.Time, events []engine.Event, actions []engine.Action)
+	// Step with the events it was given and the actions it returned;
+	// it may read the engine through its view methods (metrics, logs and
+	// tests watch the engine through it). It must be quick and must not
+	// block or keep the slices.
+	OnStep func(e *engine.Engine, now time.Time, events []engine.Event, actions []engine.Action)
 }
 
 // APICredentials are the API host and token crunch-run gets on stdin.
@@ -177,7 +179,7 @@ func (s *Shell) Run(ctx context.Context) error {
 		now := time.Now()
 		actions := s.eng.Step(now, batch)
 		if s.cfg.OnStep != nil {
-			s.cfg.OnStep(now, batch, actions)
+			s.cfg.OnStep(s.eng, now, batch, actions)
 		}
 		for _, a := range actions {
 			s.start(actx, a)

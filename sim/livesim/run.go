@@ -350,7 +350,7 @@ func (sh *shellRun) selectVM(ctx context.Context, sel *sim.VMSelector) (string, 
 }
 
 // onStep counts steps and destroy reasons from the engine's actions.
-func (r *run) onStep(now time.Time, events []engine.Event, actions []engine.Action) {
+func (r *run) onStep(_ *engine.Engine, now time.Time, events []engine.Event, actions []engine.Action) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.steps++
