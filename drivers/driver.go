@@ -9,7 +9,9 @@ package drivers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 
 	"github.com/vmdispatch/vmdispatch/engine"
 )
@@ -62,3 +64,24 @@ type InstanceSet interface {
 // ErrNotImplemented is returned by VerifyHostKey when the driver has no
 // way to check host keys.
 var ErrNotImplemented = errors.New("not implemented")
+
+// Config is what a driver constructor gets from the cluster
+// configuration.
+type Config struct {
+	// Parameters is Containers.CloudVMs.DriverParameters, as JSON; each
+	// driver decodes its own keys and rejects unknown ones.
+	Parameters json.RawMessage
+	// InstanceSetID is the value of the TagKeyPrefix+"InstanceSetID" tag
+	// on every resource of this dispatcher.
+	InstanceSetID string
+	// TagKeyPrefix is Containers.CloudVMs.TagKeyPrefix.
+	TagKeyPrefix string
+	// ResourceTags (Containers.CloudVMs.ResourceTags) go on every
+	// resource the driver creates.
+	ResourceTags map[string]string
+	// Logger receives the driver's logs (never nil).
+	Logger *slog.Logger
+}
+
+// New constructs a driver from its Config.
+type New func(Config) (InstanceSet, error)

@@ -9,6 +9,9 @@ import (
 	"github.com/vmdispatch/vmdispatch/sim/simcli"
 )
 
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
 func main() {
 	if len(os.Args) < 2 {
 		usage()
@@ -17,6 +20,8 @@ func main() {
 	switch os.Args[1] {
 	case "sim":
 		os.Exit(simcli.Main(os.Args[2:], os.Stdout, os.Stderr))
+	case "--version", "-version", "version":
+		fmt.Println("vmdispatch", version)
 	case "-h", "--help", "help":
 		usage()
 	default:
