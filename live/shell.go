@@ -88,6 +88,7 @@ type Shell struct {
 
 	events chan engine.Event
 	views  chan func(*engine.Engine)
+	ops    chan operatorRequest
 	done   chan struct{} // closed when Run returns
 
 	remotes remotes
@@ -127,6 +128,7 @@ func New(cfg Config) (*Shell, error) {
 		sshTimeout: cv.TimeoutProbe,
 		events:     make(chan engine.Event, 1024),
 		views:      make(chan func(*engine.Engine)),
+		ops:        make(chan operatorRequest),
 		done:       make(chan struct{}),
 	}
 	s.remotes.init(cfg.SSH, cfg.Cloud)
@@ -175,6 +177,7 @@ func (s *Shell) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	var batch []engine.Event
+	var applied []chan struct{} // operators waiting for this Step
 	for {
 		now := time.Now()
 		actions := s.eng.Step(now, batch)
@@ -184,7 +187,10 @@ func (s *Shell) Run(ctx context.Context) error {
 		for _, a := range actions {
 			s.start(actx, a)
 		}
-		batch = batch[:0]
+		for _, c := range applied {
+			close(c)
+		}
+		batch, applied = batch[:0], applied[:0]
 		s.arm(timer)
 	wait:
 		for {
@@ -197,6 +203,10 @@ func (s *Shell) Run(ctx context.Context) error {
 				continue
 			case ev := <-s.events:
 				batch = append(batch, ev)
+				batch = s.drain(batch)
+			case op := <-s.ops:
+				batch = append(batch, op.ev)
+				applied = append(applied, op.applied)
 				batch = s.drain(batch)
 			case <-timer.C:
 			}
@@ -264,11 +274,27 @@ func (s *Shell) post(ctx context.Context, ev engine.Event) {
 	}
 }
 
-// Do posts an operator's request (engine.SetIdleBehavior, KillVM,
-// KillContainer) for the next Step.
+// operatorRequest is an operator's event and the channel closed once a
+// Step has applied it.
+type operatorRequest struct {
+	ev      engine.Event
+	applied chan struct{}
+}
+
+// Do hands an operator's request (engine.SetIdleBehavior, KillVM,
+// KillContainer) to the engine and returns once a Step has applied it,
+// so that what the operator reads next reflects it.
 func (s *Shell) Do(ctx context.Context, ev engine.Event) error {
+	op := operatorRequest{ev: ev, applied: make(chan struct{})}
 	select {
-	case s.events <- ev:
+	case s.ops <- op:
+	case <-s.done:
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-op.applied:
 		return nil
 	case <-s.done:
 		return ErrStopped
