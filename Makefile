@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: build test bench lint fuzz clean
+.PHONY: build test bench lint fuzz clean package
 
 build:
 	$(GO) build -o bin/vmdispatch ./cmd/vmdispatch
@@ -25,5 +25,21 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
+# package builds dist/vmdispatch_<version>_<arch>.deb from packaging/
+# (nfpm.yaml: the binary, the systemd unit, docs, an example config).
+# VERSION is packaging/version.sh's Debian version of git describe, ARCH
+# the Go architecture; override on the command line (make package
+# VERSION=1.2.3), not from the environment. .ci/package-check tests it.
+VERSION = $(shell packaging/version.sh)
+ARCH = $(shell $(GO) env GOARCH)
+
+package:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath \
+		-ldflags "-s -w -X main.version=$(VERSION)" -o bin/vmdispatch ./cmd/vmdispatch
+	mkdir -p dist
+	rm -f dist/vmdispatch_*.deb
+	VERSION='$(VERSION)' ARCH='$(ARCH)' $(GO) tool nfpm package --packager deb \
+		--config packaging/nfpm.yaml --target dist/
+
 clean:
-	rm -rf bin
+	rm -rf bin dist
