@@ -1,11 +1,15 @@
-// Command vmdispatch runs Arvados containers on cloud VMs. For now it
-// offers the simulator: vmdispatch sim run|fuzz|replay|gen-queue.
+// Command vmdispatch runs Arvados containers on cloud VMs: the daemon
+// (serve), its operator CLI (instance, config check) and the simulator
+// (sim). main only parses the command and hands over.
 package main
 
 import (
 	"fmt"
 	"os"
 
+	"github.com/vmdispatch/vmdispatch/clusterconfig"
+	"github.com/vmdispatch/vmdispatch/drivers/drivertest/realcloud"
+	"github.com/vmdispatch/vmdispatch/mgmt"
 	"github.com/vmdispatch/vmdispatch/sim/simcli"
 )
 
@@ -20,6 +24,18 @@ func main() {
 	switch os.Args[1] {
 	case "sim":
 		os.Exit(simcli.Main(os.Args[2:], os.Stdout, os.Stderr))
+	case "serve":
+		os.Exit(serve(os.Args[2:], os.Stdout, os.Stderr))
+	case "drivertest":
+		os.Exit(realcloud.Main(os.Args[2:], os.Stdout, os.Stderr, knownDrivers))
+	case "instance":
+		os.Exit(mgmt.InstanceMain(os.Args[2:], os.Stdout, os.Stderr))
+	case "config":
+		if len(os.Args) < 3 || os.Args[2] != "check" {
+			fmt.Fprintln(os.Stderr, "usage: vmdispatch config check [-config FILE]")
+			os.Exit(2)
+		}
+		os.Exit(clusterconfig.CheckMain(os.Args[3:], os.Stdout, os.Stderr))
 	case "--version", "-version", "version":
 		fmt.Println("vmdispatch", version)
 	case "-h", "--help", "help":
@@ -32,7 +48,12 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, `usage: vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]
+	fmt.Fprintln(os.Stderr, `usage: vmdispatch serve [-config FILE]
+       vmdispatch serve --demo [-listen ADDR]
+       vmdispatch config check [-config FILE]
+       vmdispatch drivertest [-config FILE] [-instance-type NAME]
+       vmdispatch instance list [-header] | hold ID... | drain ID... | run ID... | kill [-reason R] ID...
+       vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]
        vmdispatch sim run --live [--scale F] FILE [--seed N]
        vmdispatch sim fuzz --seeds N [--hours H] [--from SEED] [--faults LIST] [--report FILE.html]
        vmdispatch sim replay --queue FILE --config FILE [--compare FILE] [--report FILE.html]

@@ -1,0 +1,95 @@
+package daemon
+
+import (
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vmdispatch/vmdispatch/arvclient"
+	"github.com/vmdispatch/vmdispatch/clusterconfig"
+	"github.com/vmdispatch/vmdispatch/drivers"
+	"github.com/vmdispatch/vmdispatch/live"
+	"github.com/vmdispatch/vmdispatch/sshexec"
+)
+
+// New builds the production dispatcher from an Arvados cluster config:
+// the cloud driver named by Containers.CloudVMs.Driver, the API client
+// for Services.Controller, the SSH key, the runner binary. Every problem
+// is reported with the config key it comes from; nothing starts.
+func New(c *clusterconfig.Cluster, drivers map[string]drivers.New, logger *slog.Logger) (*Daemon, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	dc := c.Dispatcher
+	cv := dc.Containers.CloudVMs
+	prefix := "Clusters." + c.ClusterID + "."
+	keys, err := sshexec.ParseKeys(dc.Containers.DispatchPrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %sContainers.DispatchPrivateKey: %w", c.Source, prefix, err)
+	}
+	cloud, err := newDriver(c, drivers, logger)
+	if err != nil {
+		return nil, err
+	}
+	var runner *sshexec.Runner
+	if cv.DeployRunnerBinary != "" {
+		r, err := sshexec.LoadRunner(cv.DeployRunnerBinary, cv.DeployRunnerDirectory)
+		if err != nil {
+			cloud.Stop()
+			return nil, fmt.Errorf("%s: %sContainers.CloudVMs.DeployRunnerBinary: %w", c.Source, prefix, err)
+		}
+		runner = &r
+	}
+	queue, err := arvclient.New(arvclient.Config{Host: c.ControllerURL.Host, Token: c.SystemRootToken, Insecure: c.Insecure, Logger: logger})
+	if err != nil {
+		cloud.Stop()
+		return nil, fmt.Errorf("%s: %sServices.Controller.ExternalURL: %w", c.Source, prefix, err)
+	}
+	lc := live.Config{
+		Cluster:       dc,
+		Cloud:         cloud,
+		Queue:         queue,
+		SSH:           sshexec.Config{Signers: keys, Port: cv.SSHPort},
+		Runner:        runner,
+		API:           live.APICredentials{Host: c.ControllerURL.Host, Token: c.SystemRootToken, Insecure: c.Insecure},
+		ClusterConfig: c.Raw,
+	}
+	if cv.DeployPublicKey {
+		lc.PublicKey = string(ssh.MarshalAuthorizedKey(keys[0].PublicKey()))
+	}
+	var listen []string
+	for _, u := range c.InternalURLs {
+		listen = append(listen, u.Listen())
+	}
+	d, err := Assemble(lc, Wiring{ManagementToken: c.ManagementToken, Listen: listen, Logger: logger, RunnerBinary: cv.DeployRunnerBinary})
+	if err != nil {
+		cloud.Stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDriver builds the configured cloud driver.
+func newDriver(c *clusterconfig.Cluster, known map[string]drivers.New, logger *slog.Logger) (drivers.InstanceSet, error) {
+	cv := c.Dispatcher.Containers.CloudVMs
+	key := c.Source + ": Clusters." + c.ClusterID + ".Containers.CloudVMs."
+	newFn := known[cv.Driver]
+	if newFn == nil {
+		return nil, fmt.Errorf("%sDriver: %q is not a driver vmdispatch has (have: %s)", key, cv.Driver, strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+	}
+	cloud, err := newFn(drivers.Config{
+		Parameters:    cv.DriverParameters,
+		InstanceSetID: live.InstanceSetID(c.SystemRootToken),
+		TagKeyPrefix:  cv.TagKeyPrefix,
+		ResourceTags:  cv.ResourceTags,
+		Logger:        logger.With("driver", cv.Driver),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%sDriverParameters: %w", key, err)
+	}
+	return cloud, nil
+}
