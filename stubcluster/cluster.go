@@ -3,6 +3,7 @@ package stubcluster
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	mrand "math/rand/v2"
@@ -53,9 +54,9 @@ type Config struct {
 // The credentials of the fake API.
 const (
 	// Token is the dispatcher's API token (SystemRootToken).
-	Token = "dispatcher-token-0123456789abcdefghijklmnopqrstuvwxyz0123"
+	Token = "dispatchertoken0123456789abcdefghijklmnopqrstuvwxyz0123"
 	// AdminToken may create containers.
-	AdminToken = "admin-token-0123456789abcdefghijklmnopqrstuvwxyz0123456789"
+	AdminToken = "admintoken0123456789abcdefghijklmnopqrstuvwxyz0123456789"
 )
 
 // AuthUUID returns the api_client_authorization UUID of Token: what
@@ -74,6 +75,9 @@ type Cluster struct {
 	Cloud *stub.Cloud
 	// Key is the dispatcher's SSH private key; the VMs trust it.
 	Key ssh.Signer
+	// KeyPEM is Key in OpenSSH PEM form, as Containers.DispatchPrivateKey
+	// holds it.
+	KeyPEM []byte
 
 	https *httptest.Server
 	// httpAPI is how every stub VM's crunch-run reaches the API.
@@ -101,9 +105,14 @@ func Start(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	block, err := ssh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		return nil, err
+	}
 	c := &Cluster{
 		cfg:      cfg,
 		Key:      key,
+		KeyPEM:   pem.EncodeToMemory(block),
 		knobRand: mrand.New(mrand.NewPCG(cfg.Seed, 2)),
 		vmRand:   mrand.New(mrand.NewPCG(cfg.Seed, 7)),
 		servers:  map[string]*stubvm.Server{},
@@ -132,6 +141,9 @@ func Start(cfg Config) (*Cluster, error) {
 	c.Cloud = stub.New(cc)
 	return c, nil
 }
+
+// ClusterID is the fake cluster's ID.
+func (c *Cluster) ClusterID() string { return c.cfg.Cluster.ClusterID }
 
 // APIHost is the API's address as ARVADOS_API_HOST spells it. Its TLS
 // certificate is self-signed: clients need Insecure.
