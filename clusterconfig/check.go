@@ -20,8 +20,10 @@ const checkUsage = "usage: vmdispatch config check [-config FILE]"
 // arguments after "config check") and returns the exit code. It applies
 // the same checks as serve: on success it prints the effective config
 // (WriteEffective) on stdout and exits 0; otherwise it prints every
-// problem on stderr, one per line, and exits 1.
-func CheckMain(args []string, stdout, stderr io.Writer) int {
+// problem on stderr, one per line, and exits 1. checkDriver, if not nil,
+// also checks what this package leaves to the driver (the driver name
+// and its DriverParameters), as serve would at start-up.
+func CheckMain(args []string, stdout, stderr io.Writer, checkDriver func(*Cluster) error) int {
 	fs := flag.NewFlagSet("vmdispatch config check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", DefaultPath, "Arvados cluster config `FILE`")
@@ -45,6 +47,12 @@ func CheckMain(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "vmdispatch config check: %d problems in %s\n", n, *path)
 		}
 		return ExitInvalid
+	}
+	if checkDriver != nil {
+		if err := checkDriver(c); err != nil {
+			fmt.Fprintln(stderr, err)
+			return ExitInvalid
+		}
 	}
 	if err := c.WriteEffective(stdout); err != nil {
 		fmt.Fprintf(stderr, "vmdispatch config check: %v\n", err)

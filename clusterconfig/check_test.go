@@ -44,7 +44,7 @@ func TestCheckMain(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := CheckMain(tc.args, &stdout, &stderr)
+			code := CheckMain(tc.args, &stdout, &stderr, nil)
 			if code != tc.code {
 				t.Errorf("exit code %d, want %d; stderr:\n%s", code, tc.code, stderr.String())
 			}

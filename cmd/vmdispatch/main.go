@@ -35,7 +35,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "usage: vmdispatch config check [-config FILE]")
 			os.Exit(2)
 		}
-		os.Exit(clusterconfig.CheckMain(os.Args[3:], os.Stdout, os.Stderr))
+		os.Exit(clusterconfig.CheckMain(os.Args[3:], os.Stdout, os.Stderr, checkDriver))
 	case "--version", "-version", "version":
 		fmt.Println("vmdispatch", version)
 	case "-h", "--help", "help":

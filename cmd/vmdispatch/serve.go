@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/vmdispatch/vmdispatch/clusterconfig"
@@ -20,6 +24,27 @@ import (
 // (Containers.CloudVMs.Driver).
 var knownDrivers = map[string]drivers.New{
 	"azure": azure.New,
+}
+
+// driverParams check each driver's DriverParameters without building
+// the driver (no credentials, no network), for config check.
+var driverParams = map[string]func(json.RawMessage) error{
+	"azure": func(raw json.RawMessage) error { _, err := azure.ParseParams(raw); return err },
+}
+
+// checkDriver is config check's look at what clusterconfig leaves to the
+// driver: its name and its DriverParameters.
+func checkDriver(c *clusterconfig.Cluster) error {
+	cv := c.Dispatcher.Containers.CloudVMs
+	key := c.Source + ": Clusters." + c.ClusterID + ".Containers.CloudVMs."
+	check := driverParams[cv.Driver]
+	if check == nil {
+		return fmt.Errorf("%sDriver: %q is not a driver vmdispatch has (have: %s)", key, cv.Driver, strings.Join(slices.Sorted(maps.Keys(driverParams)), ", "))
+	}
+	if err := check(cv.DriverParameters); err != nil {
+		return fmt.Errorf("%sDriverParameters: %w", key, err)
+	}
+	return nil
 }
 
 // serve runs `vmdispatch serve -config FILE` or `vmdispatch serve --demo`.
