@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/vmdispatch/vmdispatch/internal/suggest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -185,7 +186,7 @@ func (d *decoder) checkKeys(es []entry, known []string, strict bool) []entry {
 			out = append(out, e)
 			continue
 		}
-		s := closest(e.key, known)
+		s := suggest.Closest(e.key, known)
 		switch {
 		case s != "" && strings.EqualFold(s, e.key):
 			d.addf(e.line, e.path, "unknown key: keys are case-sensitive (did you mean %s?)", s)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vmdispatch/vmdispatch/engine"
+	"github.com/vmdispatch/vmdispatch/internal/suggest"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -81,7 +82,7 @@ func (d *decoder) services(c *Cluster, p string, svc entry) {
 		msg := "missing: at least one URL the dispatcher listens on is required, e.g. InternalURLs: {\"http://localhost:9006\": {}}"
 		if _, ok := named["DispatchCloud"]; !ok {
 			for _, e := range all {
-				if closest(e.key, []string{"DispatchCloud"}) != "" {
+				if suggest.Closest(e.key, []string{"DispatchCloud"}) != "" {
 					msg += fmt.Sprintf(" (is %s meant to be DispatchCloud?)", e.path)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/vmdispatch/vmdispatch/engine"
+	"github.com/vmdispatch/vmdispatch/internal/suggest"
 )
 
 // minimal is the smallest valid scenario; bad inputs below are built on
@@ -201,8 +202,8 @@ func TestClosest(t *testing.T) {
 		{"to", ""}, // too short to guess
 		{"flux_capacitor", ""},
 	} {
-		if got := closest(tc.in, keys); got != tc.want {
-			t.Errorf("closest(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := suggest.Closest(tc.in, keys); got != tc.want {
+			t.Errorf("suggest.Closest(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

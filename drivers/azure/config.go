@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/vmdispatch/vmdispatch/internal/suggest"
 )
 
 // Params are the driver's keys in Containers.CloudVMs.DriverParameters,
@@ -104,7 +106,11 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 			dst, ok = &dangling, true
 		}
 		if !ok {
-			bad(key, "unknown key (did you mean %s?)", closestKey(key))
+			if s := suggest.Closest(key, paramKeys); s != "" {
+				bad(key, "unknown key (did you mean %s?)", s)
+			} else {
+				bad(key, "unknown key (known keys: %s)", strings.Join(paramKeys, ", "))
+			}
 			continue
 		}
 		if err := json.Unmarshal(v, dst); err != nil {
@@ -167,37 +173,4 @@ func ParseParams(raw json.RawMessage) (Params, error) {
 		p.AdminUsername = DefaultAdminUsername
 	}
 	return p, errors.Join(errs...)
-}
-
-// closestKey is the known key nearest to key, by edit distance ignoring
-// case, to suggest in an error.
-func closestKey(key string) string {
-	best, bestDist := "", -1
-	for _, k := range paramKeys {
-		if d := editDistance(strings.ToLower(key), strings.ToLower(k)); bestDist < 0 || d < bestDist {
-			best, bestDist = k, d
-		}
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
