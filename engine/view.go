@@ -19,7 +19,13 @@ type VMView struct {
 	IdleBehavior IdleBehavior `json:"idle_behavior"`
 	Running      []string     `json:"running_container_uuids"`
 	LastBusy     time.Time    `json:"last_busy"`
-	Verified     bool         `json:"-"`
+	// LastContainer is the container that last started (or was found
+	// running) on the VM, as far as this process knows.
+	LastContainer string `json:"last_container_uuid"`
+	// FirstSeen is when this process first knew the VM: its create
+	// answer or the first listing that had it.
+	FirstSeen time.Time `json:"first_seen_at"`
+	Verified  bool      `json:"-"`
 	// UnknownOutcome: a create whose answer was lost; the VM may exist.
 	UnknownOutcome bool   `json:"-"`
 	DestroyReason  Reason `json:"-"`
@@ -75,6 +81,8 @@ func (e *Engine) view(v *vm) VMView {
 		IdleBehavior:   v.idle,
 		Running:        running,
 		LastBusy:       v.busy,
+		LastContainer:  v.lastCtr,
+		FirstSeen:      v.appeared,
 		Verified:       v.verified,
 		UnknownOutcome: v.unknownOutcome,
 		DestroyReason:  v.destroyReason,

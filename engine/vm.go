@@ -34,6 +34,9 @@ type vm struct {
 
 	appeared time.Time // created (by us) or first listed
 	busy     time.Time // last time it ran something (or booted)
+	// lastCtr is the container this process last saw start or run on
+	// it, for the management API's last_container_uuid.
+	lastCtr string
 
 	verified     bool
 	booted       bool
@@ -151,6 +154,7 @@ func (e *Engine) forgetVM(v *vm) {
 // addRunner records a crunch-run process for uuid on v.
 func (e *Engine) addRunner(v *vm, uuid string, starting, adopted bool) *runner {
 	r := &runner{uuid: uuid, starting: starting, adopted: adopted}
+	v.lastCtr = uuid
 	if !starting {
 		r.detached = e.now
 	}

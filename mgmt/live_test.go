@@ -155,17 +155,24 @@ func TestLive(t *testing.T) {
 			t.Fatalf("%d instances", len(items))
 		}
 		for _, it := range items {
-			checkShape(t, it.(map[string]any), map[string]string{
+			// The keys of §7, plus vmdispatch's first_seen_at for VMs
+			// that exist (not for creates in flight).
+			want := map[string]string{
 				"instance": "string", "address": "string", "price": "number",
 				"arvados_instance_type": "string", "provider_instance_type": "string",
 				"last_container_uuid": "string", "last_busy": "time", "running_container_uuids": "strings",
 				"worker_state": "string", "idle_behavior": "string",
-			})
+			}
+			if it.(map[string]any)["instance"] != "" {
+				want["first_seen_at"] = "time"
+			}
+			checkShape(t, it.(map[string]any), want)
 		}
 		v := findInstance(t, instances(), vmHold)
 		want := instanceView{
 			Instance: vmHold, Address: v.Address, Price: 0.1, ArvadosInstanceType: "small", ProviderInstanceType: "s1",
 			LastBusy: v.LastBusy, RunningContainerUUIDs: []string{uuids[0]}, WorkerState: engine.VMRunning, IdleBehavior: engine.IdleRun,
+			LastContainerUUID: uuids[0], FirstSeenAt: v.FirstSeenAt,
 		}
 		if diff := cmp.Diff(want, v); diff != "" || v.Address == "" {
 			t.Errorf("instance (-want +got):\n%s", diff)

@@ -86,8 +86,8 @@ func TestBearerSchemes(t *testing.T) {
 // start in flight counted as running, then the create in flight.
 const wantInstances = `{"items":[
  {"instance":"i-0adopted","address":"10.0.0.7","price":0.1,"arvados_instance_type":"small","provider_instance_type":"s1",
-  "last_container_uuid":"","last_busy":"2025-03-01T12:01:01Z","running_container_uuids":["zzzzz-dz642-000000000000001"],
-  "worker_state":"running","idle_behavior":"run"},
+  "last_container_uuid":"zzzzz-dz642-000000000000001","last_busy":"2025-03-01T12:01:01Z","running_container_uuids":["zzzzz-dz642-000000000000001"],
+  "worker_state":"running","idle_behavior":"run","first_seen_at":"2025-03-01T12:00:01Z"},
  {"instance":"","address":"","price":0.2,"arvados_instance_type":"medium","provider_instance_type":"m1",
   "last_container_uuid":"","last_busy":"2025-03-01T12:01:02Z","running_container_uuids":[],
   "worker_state":"booting","idle_behavior":"run"}]}`

@@ -78,6 +78,10 @@ type instanceView struct {
 	RunningContainerUUIDs []string            `json:"running_container_uuids"`
 	WorkerState           engine.VMState      `json:"worker_state"`
 	IdleBehavior          engine.IdleBehavior `json:"idle_behavior"`
+	// FirstSeenAt is vmdispatch's addition: when this dispatcher process
+	// first knew the VM (its create answer or first listing), so the
+	// status page can show an age. Omitted for creates in flight.
+	FirstSeenAt *time.Time `json:"first_seen_at,omitempty"`
 }
 
 // itemList is the list envelope: {"items": [...]}.
@@ -137,19 +141,26 @@ func newInstanceView(v engine.VMView, types map[string]engine.InstanceType) inst
 		v.ProviderType = types[v.TypeName].ProviderType
 	}
 	return instanceView{
-		Instance:             v.ID,
-		Address:              v.Address,
-		Price:                v.Price.Float(),
-		ArvadosInstanceType:  v.TypeName,
-		ProviderInstanceType: v.ProviderType,
-		// The engine does not keep the last container a VM ran; until
-		// it does, this stays "" (the CLI does not show it).
-		LastContainerUUID:     "",
+		Instance:              v.ID,
+		Address:               v.Address,
+		Price:                 v.Price.Float(),
+		ArvadosInstanceType:   v.TypeName,
+		ProviderInstanceType:  v.ProviderType,
+		LastContainerUUID:     v.LastContainer,
 		LastBusy:              v.LastBusy,
 		RunningContainerUUIDs: nonNil(v.Running),
 		WorkerState:           v.State,
 		IdleBehavior:          v.IdleBehavior,
+		FirstSeenAt:           firstSeen(v),
 	}
+}
+
+func firstSeen(v engine.VMView) *time.Time {
+	if v.ID == "" || v.FirstSeen.IsZero() {
+		return nil
+	}
+	t := v.FirstSeen
+	return &t
 }
 
 // nonNil copies s, so that JSON says [] for none and the copy shares

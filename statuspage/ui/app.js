@@ -250,10 +250,12 @@
     setText(lb, busyText);
     setAttr(lb, "title", busy === null ? null : new Date(busy).toISOString());
 
-    // The management API has no creation time (§7); show an age only if
-    // a server ever sends one.
-    const created = parseTime(item.created_at);
-    setText(field(tr, "age"), created === null ? "—" : since(created));
+    // Age: since this dispatcher first knew the VM (first_seen_at, which
+    // vmdispatch adds to the §7 fields; its create answer or first
+    // listing). Creates in flight have none.
+    const seen = parseTime(item.first_seen_at);
+    setText(field(tr, "age"), seen === null ? "—" : since(seen));
+    setAttr(field(tr, "age"), "title", seen === null ? null : "first seen by this dispatcher at " + new Date(seen).toISOString());
 
     for (const b of tr.querySelectorAll("button[data-action]")) {
       const a = b.dataset.action;
@@ -332,7 +334,7 @@
 
     syncRows($("instances").tBodies[0], instances, instanceKey, buildInstance, updateInstance);
     $("instances-empty").hidden = instances.length > 0;
-    $("instances").classList.toggle("has-age", instances.some((it) => parseTime(it.created_at) !== null));
+    $("instances").classList.toggle("has-age", instances.some((it) => parseTime(it.first_seen_at) !== null));
 
     syncRows($("containers").tBodies[0], queue,
       (e, i) => "c:" + ((e.container && e.container.uuid) || i),
