@@ -48,7 +48,9 @@ type InstanceSet interface {
 	Instances(ctx context.Context, filter Tags) ([]Instance, error)
 	// Destroy deletes an instance and the resources created with it.
 	Destroy(ctx context.Context, id string) error
-	// SetTags replaces an instance's tags with tags.
+	// SetTags replaces the instance's tags whose keys start with the
+	// TagKeyPrefix the driver was given with tags; other tags
+	// (ResourceTags, the provider's and other tools') may be kept.
 	SetTags(ctx context.Context, id string, tags Tags) error
 	// VerifyHostKey checks an SSH host key presented by an instance. It
 	// returns ErrNotImplemented if the driver cannot tell, in which case
