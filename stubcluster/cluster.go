@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vmdispatch/vmdispatch/drivers"
+	"github.com/vmdispatch/vmdispatch/drivers/azure/azuretest"
 	"github.com/vmdispatch/vmdispatch/drivers/stub"
 	"github.com/vmdispatch/vmdispatch/engine"
 	"github.com/vmdispatch/vmdispatch/fakeapi"
@@ -28,7 +29,18 @@ type Config struct {
 	Cluster engine.Config
 	// Cloud sets the stub cloud's fault knobs. Now defaults to time.Now;
 	// Rand to a stream seeded from Seed; the hooks are the cluster's own.
+	// It must be zero with Azure.
 	Cloud stub.Config
+	// Azure makes the cloud the Azure driver on an in-memory Azure
+	// resource group (package azuretest) instead of the stub cloud. Each
+	// VM the driver creates is a stub VM listening on its NIC's loopback
+	// address (127.0.0.2, ...) at one SSH port chosen for the cluster
+	// (Start sets Cluster.Containers.CloudVMs.SSHPort to it); its
+	// instance secret comes from its tags. The dispatcher logs in as the
+	// driver's AdminUsername, so its commands come with "sudo ". Faults
+	// are the fake cloud's knobs (Cluster.Azure). An empty ImageID is
+	// set to azuretest.ImageID.
+	Azure bool
 	// Knobs draws the faults of each new VM from r (the cluster's seeded
 	// stream). Nil: every VM is healthy and boots at once.
 	Knobs func(typeName string, r *mrand.Rand) stubvm.Knobs
@@ -38,7 +50,7 @@ type Config struct {
 	// DriverVerifiesHostKeys makes the stub cloud know each VM's host
 	// key, so the dispatcher's identity check goes through the driver
 	// (and Knobs.WrongHostKey bites); otherwise it reads the instance
-	// secret over SSH, as with Azure.
+	// secret over SSH, as with Azure. It must be false with Azure.
 	DriverVerifiesHostKeys bool
 	// CloudLatency and CreateLatency, if not nil, draw how long each
 	// cloud call takes as the dispatcher sees it (see ShellConfig).
@@ -71,8 +83,12 @@ type Cluster struct {
 	Store *fakeapi.Store
 	// API is the HTTP server's handler (fault injection, request counts).
 	API *fakeapi.Server
-	// Cloud is the stub cloud (ground truth about instances).
+	// Cloud is the stub cloud (ground truth about instances); nil with
+	// Config.Azure.
 	Cloud *stub.Cloud
+	// Azure is the fake Azure subscription behind the Azure driver (its
+	// fault knobs and ground truth); nil without Config.Azure.
+	Azure *azuretest.FakeCloud
 	// Key is the dispatcher's SSH private key; the VMs trust it.
 	Key ssh.Signer
 	// KeyPEM is Key in OpenSSH PEM form, as Containers.DispatchPrivateKey
@@ -82,6 +98,11 @@ type Cluster struct {
 	https *httptest.Server
 	// httpAPI is how every stub VM's crunch-run reaches the API.
 	httpAPI *stubvm.HTTPAPI
+	// driver is what the dispatcher drives: Cloud, or the Azure driver
+	// counting its calls.
+	driver drivers.InstanceSet
+	// azure is the Azure driver's own state (nil without Config.Azure).
+	azure *azureCloud
 
 	mu sync.Mutex
 	// knobRand draws VM faults (the simulator's VM stream, so a
@@ -90,6 +111,17 @@ type Cluster struct {
 	knobRand, vmRand *mrand.Rand
 	servers          map[string]*stubvm.Server // by instance ID, live ones
 	closed           bool
+}
+
+// VMRecord is the ground truth about one VM the cloud ran.
+type VMRecord struct {
+	// ID is the instance ID.
+	ID string
+	// Type is the VM's instance type.
+	Type engine.InstanceType
+	// Created is when the VM started existing (and costing money);
+	// Destroyed when it stopped, zero while it exists.
+	Created, Destroyed time.Time
 }
 
 // Start starts the API server; VMs start as the cloud creates them.
@@ -128,6 +160,13 @@ func Start(cfg Config) (*Cluster, error) {
 		return nil, err
 	}
 	c.https = httptest.NewTLSServer(c.API)
+	if cfg.Azure {
+		if err := c.startAzure(); err != nil {
+			c.https.Close()
+			return nil, err
+		}
+		return c, nil
+	}
 
 	cc := cfg.Cloud
 	if cc.Now == nil {
@@ -139,6 +178,7 @@ func Start(cfg Config) (*Cluster, error) {
 	cc.OnCreate = c.vmCreated
 	cc.OnDestroy = c.vmDestroyed
 	c.Cloud = stub.New(cc)
+	c.driver = c.Cloud
 	return c, nil
 }
 
@@ -149,14 +189,30 @@ func (c *Cluster) ClusterID() string { return c.cfg.Cluster.ClusterID }
 // certificate is self-signed: clients need Insecure.
 func (c *Cluster) APIHost() string { return strings.TrimPrefix(c.https.URL, "https://") }
 
-// vmCreated starts the stub VM of a new instance on its own SSH server.
+// vmCreated starts the stub VM of a new stub cloud instance on its own
+// SSH server.
 func (c *Cluster) vmCreated(inst drivers.Instance, it engine.InstanceType, initCommand string) {
+	srv := c.startVM(inst.ID, inst.Tags, "")
+	if srv == nil {
+		return
+	}
+	c.Cloud.SetAddress(inst.ID, srv.Addr())
+	if c.cfg.DriverVerifiesHostKeys {
+		c.Cloud.SetHostKey(inst.ID, srv.HostKey().Marshal())
+	}
+}
+
+// startVM starts the stub VM of instance id, whose tags give its type and
+// instance secret, listening on addr (default: 127.0.0.1, any port). It
+// returns nil if the cluster is closed or the VM cannot listen: to the
+// dispatcher, the instance never boots.
+func (c *Cluster) startVM(id string, tags map[string]string, addr string) *stubvm.Server {
 	cv := c.cfg.Cluster.Containers.CloudVMs
-	typeName := inst.Tags[cv.TagKeyPrefix+engine.TagInstanceType]
+	typeName := tags[cv.TagKeyPrefix+engine.TagInstanceType]
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return
+		return nil
 	}
 	var knobs stubvm.Knobs
 	if c.cfg.Knobs != nil {
@@ -165,9 +221,9 @@ func (c *Cluster) vmCreated(inst drivers.Instance, it engine.InstanceType, initC
 	vmRand := mrand.New(mrand.NewPCG(c.vmRand.Uint64(), c.vmRand.Uint64()))
 	c.mu.Unlock()
 	vm := stubvm.New(stubvm.Config{
-		ID:               inst.ID,
+		ID:               id,
 		ClusterID:        c.cfg.Cluster.ClusterID,
-		Secret:           inst.Tags[cv.TagKeyPrefix+engine.TagInstanceSecret],
+		Secret:           tags[cv.TagKeyPrefix+engine.TagInstanceSecret],
 		Created:          time.Now(),
 		Rand:             vmRand,
 		API:              c.httpAPI,
@@ -177,27 +233,22 @@ func (c *Cluster) vmCreated(inst drivers.Instance, it engine.InstanceType, initC
 		CrunchRunCommand: c.cfg.Cluster.Containers.CrunchRunCommand,
 		CommandLogLimit:  32,
 	})
-	srv, err := stubvm.Serve(vm, stubvm.ServerConfig{AuthorizedKeys: []ssh.PublicKey{c.Key.PublicKey()}, Logger: c.cfg.Logger})
+	srv, err := stubvm.Serve(vm, stubvm.ServerConfig{AuthorizedKeys: []ssh.PublicKey{c.Key.PublicKey()}, Logger: c.cfg.Logger, Addr: addr})
 	if err != nil {
-		// The instance exists but nobody answers on it: to the
-		// dispatcher, a VM that never boots.
 		if c.cfg.Logger != nil {
-			c.cfg.Logger.Error("stub VM could not listen", "instance", inst.ID, "error", err.Error())
+			c.cfg.Logger.Error("stub VM could not listen", "instance", id, "error", err.Error())
 		}
-		return
+		return nil
 	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
 		srv.Close()
-		return
+		return nil
 	}
-	c.servers[inst.ID] = srv
+	c.servers[id] = srv
 	c.mu.Unlock()
-	c.Cloud.SetAddress(inst.ID, srv.Addr())
-	if c.cfg.DriverVerifiesHostKeys {
-		c.Cloud.SetHostKey(inst.ID, srv.HostKey().Marshal())
-	}
+	return srv
 }
 
 // vmDestroyed stops the stub VM of an instance that stopped existing.
@@ -246,7 +297,42 @@ func (c *Cluster) AddContainers(start, n int, vcpus int, ram engine.ByteSize, pr
 	return uuids, nil
 }
 
-// Close stops every VM and the API server. Instances stay in the stub
+// VMRecords returns every VM the cloud ran, live or not, in creation
+// order: the ground truth for cost and peak counts.
+func (c *Cluster) VMRecords() []VMRecord {
+	if c.azure != nil {
+		return c.azure.records()
+	}
+	var out []VMRecord
+	for _, rec := range c.Cloud.Records() {
+		out = append(out, VMRecord{ID: rec.Instance.ID, Type: rec.Type, Created: rec.Created, Destroyed: rec.Destroyed})
+	}
+	return out
+}
+
+// LiveVMs returns how many VMs exist in the cloud now, whatever the
+// driver would list. With Azure, a VM whose allocation failed counts
+// until it is deleted.
+func (c *Cluster) LiveVMs() int {
+	if c.Azure != nil {
+		return len(c.Azure.VMs())
+	}
+	return len(c.Cloud.Live())
+}
+
+// Calls counts the driver calls by outcome. The stub cloud counts its
+// own; the Azure driver's answers are counted on their way to the
+// dispatcher and classified the same way (drivers.Classify), so a quota
+// error is one Create refused, whatever requests the driver made (the
+// fake's HTTP requests are in Azure.Calls).
+func (c *Cluster) Calls() stub.Calls {
+	if c.azure != nil {
+		return c.azure.counter.calls()
+	}
+	return c.Cloud.Calls()
+}
+
+// Close stops every VM and the API server. Instances stay in the
 // cloud's records.
 func (c *Cluster) Close() {
 	c.mu.Lock()
@@ -258,4 +344,7 @@ func (c *Cluster) Close() {
 		srv.Close()
 	}
 	c.https.Close()
+	if c.azure != nil {
+		c.azure.close()
+	}
 }

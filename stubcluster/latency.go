@@ -8,8 +8,7 @@ import (
 	"github.com/vmdispatch/vmdispatch/engine"
 )
 
-// slowCloud adds the scenario's cloud latencies to the stub cloud's
-// calls. A create takes effect at once and its answer comes back after
+// slowCloud adds the scenario's cloud latencies to the driver's calls. A create takes effect at once and its answer comes back after
 // CreateLatency, so a dispatcher stopped in between leaves a VM it never
 // heard of, as with a real cloud.
 type slowCloud struct {

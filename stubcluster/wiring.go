@@ -9,9 +9,9 @@ import (
 )
 
 // ShellConfig wires a live shell to the cluster, as the daemon wires it
-// to a real one: the stub cloud as driver, a fresh API client over
-// HTTPS, the dispatcher's SSH key. Each call gives a new client, as a
-// new dispatcher process would have.
+// to a real one: the stub cloud (or the Azure driver) as driver, a fresh
+// API client over HTTPS, the dispatcher's SSH key. Each call gives a new
+// client, as a new dispatcher process would have.
 func (c *Cluster) ShellConfig() (live.Config, error) {
 	queue, err := arvclient.New(arvclient.Config{Host: c.APIHost(), Token: Token, Insecure: true, Logger: c.cfg.Logger})
 	if err != nil {
@@ -19,7 +19,7 @@ func (c *Cluster) ShellConfig() (live.Config, error) {
 	}
 	return live.Config{
 		Cluster:   c.cfg.Cluster,
-		Cloud:     slowCloud{InstanceSet: c.Cloud, latency: c.cfg.CloudLatency, createLatency: c.cfg.CreateLatency},
+		Cloud:     slowCloud{InstanceSet: c.driver, latency: c.cfg.CloudLatency, createLatency: c.cfg.CreateLatency},
 		Queue:     queue,
 		SSH:       sshexec.Config{Signers: []ssh.Signer{c.Key}, Port: c.cfg.Cluster.Containers.CloudVMs.SSHPort},
 		PublicKey: string(ssh.MarshalAuthorizedKey(c.Key.PublicKey())),

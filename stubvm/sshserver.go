@@ -30,9 +30,13 @@ type ServerConfig struct {
 	// Logger gets one line per command and per refused connection. Nil
 	// means no logging.
 	Logger *slog.Logger
+	// Addr is the address to listen on. Empty means 127.0.0.1 on a
+	// random port. Any 127/8 address is local on Linux, so each VM of a
+	// fake cloud can have its own, on one port.
+	Addr string
 }
 
-// Server serves one VM over SSH on 127.0.0.1, on the real clock: each
+// Server serves one VM over SSH on loopback, on the real clock: each
 // exec request runs through VM.Exec, and a clock goroutine advances the
 // VM's crunch-run processes when their events fall due.
 //
@@ -85,7 +89,8 @@ type Server struct {
 	closeErr  error
 }
 
-// Serve serves vm over SSH on 127.0.0.1 (random port) until Close.
+// Serve serves vm over SSH on cfg.Addr (default 127.0.0.1, random port)
+// until Close.
 func Serve(vm *VM, cfg ServerConfig) (*Server, error) {
 	signer := cfg.HostKey
 	if signer == nil {
@@ -139,7 +144,11 @@ func Serve(vm *VM, cfg ServerConfig) (*Server, error) {
 		ChannelHandlers: map[string]gliderssh.ChannelHandler{"session": gliderssh.DefaultSessionHandler},
 		RequestHandlers: map[string]gliderssh.RequestHandler{},
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr := cfg.Addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +168,7 @@ func newHostKey() (ssh.Signer, error) {
 	return ssh.NewSignerFromKey(priv)
 }
 
-// Addr returns the address the server listens on, "127.0.0.1:port".
+// Addr returns the address the server listens on, as "127.0.0.1:port".
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // HostKey returns the public half of ServerConfig.HostKey (or of the key

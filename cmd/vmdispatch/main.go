@@ -54,7 +54,7 @@ func usage() {
        vmdispatch drivertest [-config FILE] [-instance-type NAME]
        vmdispatch instance list [-header] | hold ID... | drain ID... | run ID... | kill [-reason R] ID...
        vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]
-       vmdispatch sim run --live [--scale F] FILE [--seed N]
+       vmdispatch sim run --live [--scale F] [--driver stub|azure] FILE [--seed N]
        vmdispatch sim fuzz --seeds N [--hours H] [--from SEED] [--faults LIST] [--report FILE.html]
        vmdispatch sim replay --queue FILE --config FILE [--compare FILE] [--report FILE.html]
        vmdispatch sim gen-queue [--days D] [--containers N] [--seed S]`)

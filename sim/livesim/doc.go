@@ -8,4 +8,9 @@
 // the real clock decide orderings), SSH latency is loopback's, and the
 // engine's fixed hold-offs (one minute after a quota or capacity error
 // or a 503) are not scaled.
+//
+// The cloud is the stub cloud, or (Options.Driver "azure") the Azure
+// driver on a fake resource group: the scenario's quota, capacity and
+// rate-limit faults become the fake's knobs, and a scenario with faults
+// the fake cannot express is refused, naming them (see azure.go).
 package livesim

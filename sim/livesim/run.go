@@ -33,6 +33,10 @@ type Options struct {
 	Seed uint64
 	// Logger receives the live shell's logs; nil discards them.
 	Logger *slog.Logger
+	// Driver is the cloud: DriverStub (the default, "") the stub cloud;
+	// DriverAzure the Azure driver on a fake resource group (see
+	// azure.go for what carries over).
+	Driver string
 }
 
 // Run plays sc through the live shell and judges its expectations. It
@@ -51,7 +55,16 @@ func Run(ctx context.Context, sc *sim.Scenario, opts Options) (*sim.Result, erro
 	if opts.Seed != 0 {
 		seed = opts.Seed
 	}
-	r := &run{sc: sc, f: f, seed: seed, log: opts.Logger, destroyed: map[engine.Reason]int{}, statusSeen: map[string]bool{}}
+	switch opts.Driver {
+	case "", DriverStub:
+	case DriverAzure:
+		if err := azureUnsupported(sc); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("livesim: driver %q: want %q or %q", opts.Driver, DriverStub, DriverAzure)
+	}
+	r := &run{sc: sc, f: f, seed: seed, log: opts.Logger, azure: opts.Driver == DriverAzure, destroyed: map[engine.Reason]int{}, statusSeen: map[string]bool{}}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
@@ -66,8 +79,12 @@ type run struct {
 	log   *slog.Logger
 	epoch time.Time
 
+	// azure plays the scenario through the Azure driver.
+	azure   bool
 	cluster *stubcluster.Cluster
 	healed  atomic.Bool
+	// faultMu orders the switches of the fake Azure cloud's faults.
+	faultMu sync.Mutex
 
 	mu         sync.Mutex
 	destroyed  map[engine.Reason]int
@@ -79,7 +96,10 @@ type run struct {
 type timed struct {
 	at   time.Time
 	heal bool
-	do   func(ctx context.Context, sh *shellRun) error
+	// fault switches cloud faults on or off (Azure: the scenario's
+	// windows); like the heal, it changes nothing once all has settled.
+	fault bool
+	do    func(ctx context.Context, sh *shellRun) error
 }
 
 func (r *run) scaled(d time.Duration) time.Duration { return sim.Scale(d, r.f) }
@@ -105,8 +125,11 @@ func (r *run) play(ctx context.Context) (*sim.Result, error) {
 		a.Container.CreatedAt = r.epoch.Add(r.scaled(a.Container.CreatedAt.Sub(r.epoch)))
 		work[a.Container.UUID] = stubvmWork{r.scaled(a.Runtime), a.ExitCode}
 	}
-	cloud := sc.CloudConfig(r.epoch, r.f, false)
-	cloud.RemoteUser = "root"
+	var cloud stub.Config
+	if !r.azure {
+		cloud = sc.CloudConfig(r.epoch, r.f, false)
+		cloud.RemoteUser = "root"
+	}
 	maxAttempts := sc.API.MaxDispatchAttempts
 	if maxAttempts == 0 {
 		maxAttempts = cfg.Containers.MaxDispatchAttempts
@@ -114,6 +137,7 @@ func (r *run) play(ctx context.Context) (*sim.Result, error) {
 	cluster, err := stubcluster.Start(stubcluster.Config{
 		Cluster: cfg,
 		Cloud:   cloud,
+		Azure:   r.azure,
 		Knobs: func(typeName string, vr *rand.Rand) stubvm.Knobs {
 			return scaleKnobs(sc.VMs.Knobs(vr, typeName, r.healed.Load()), r.f)
 		},
@@ -131,6 +155,9 @@ func (r *run) play(ctx context.Context) (*sim.Result, error) {
 	defer cluster.Close()
 	r.cluster = cluster
 	r.setAPIFaults(false)
+	if r.azure {
+		cluster.Azure.SetQuota(sc.Cloud.QuotaMaxInstances)
+	}
 
 	timeline := r.timeline(arrivals)
 	end := r.epoch.Add(r.scaled(sc.Duration))
@@ -140,7 +167,7 @@ func (r *run) play(ctx context.Context) (*sim.Result, error) {
 	}
 	defer func() { sh.stop() }()
 	for i, ev := range timeline {
-		if r.onlyHealLeft(timeline[i:]) && r.settled(arrivals) {
+		if r.onlyFaultsLeft(timeline[i:]) && r.settled(arrivals) {
 			break // healing would change nothing
 		}
 		if err := r.sleepUntil(ctx, ev.at, arrivals, timeline[i:]); err != nil {
@@ -204,10 +231,17 @@ func (r *run) timeline(arrivals []sim.Arrival) []timed {
 			return r.event(ctx, sh, ev)
 		}})
 	}
+	if r.azure {
+		tl = append(tl, r.azureWindows()...)
+	}
 	if r.sc.HealAt > 0 {
 		tl = append(tl, timed{at: r.epoch.Add(r.scaled(r.sc.HealAt)), heal: true, do: func(ctx context.Context, sh *shellRun) error {
 			r.healed.Store(true)
 			r.setAPIFaults(true)
+			if r.azure {
+				r.healAzure()
+				return nil
+			}
 			return r.cluster.Cloud.Configure(func(c *stub.Config) {
 				h := r.sc.CloudConfig(r.epoch, r.f, true)
 				c.QuotaGroup, c.QuotaMaxInstances = h.QuotaGroup, h.QuotaMaxInstances
@@ -260,7 +294,7 @@ func (r *run) event(ctx context.Context, sh *shellRun, ev sim.TimedEvent) error 
 // settled reports whether every container has arrived and is final and
 // no instance is left.
 func (r *run) settled(arrivals []sim.Arrival) bool {
-	if len(r.cluster.Cloud.Live()) > 0 {
+	if r.cluster.LiveVMs() > 0 {
 		return false
 	}
 	for _, a := range arrivals {
@@ -272,11 +306,19 @@ func (r *run) settled(arrivals []sim.Arrival) bool {
 	return true
 }
 
-// onlyHealLeft reports whether the rest of the timeline is the heal.
-func (r *run) onlyHealLeft(rest []timed) bool { return len(rest) == 1 && rest[0].heal }
+// onlyFaultsLeft reports whether the rest of the timeline only switches
+// faults: the heal, the fake Azure cloud's fault windows.
+func (r *run) onlyFaultsLeft(rest []timed) bool {
+	for _, ev := range rest {
+		if !ev.heal && !ev.fault {
+			return false
+		}
+	}
+	return len(rest) > 0
+}
 
-// sleepUntil waits for t. When only the heal is left, it wakes up early
-// if everything has settled: healing would change nothing.
+// sleepUntil waits for t. When only fault switches are left, it wakes up
+// early if everything has settled: they would change nothing.
 func (r *run) sleepUntil(ctx context.Context, t time.Time, arrivals []sim.Arrival, rest []timed) error {
 	tick := time.NewTicker(max(r.scaled(r.sc.Config.Containers.CloudVMs.PollInterval), 10*time.Millisecond))
 	defer tick.Stop()
@@ -289,7 +331,7 @@ func (r *run) sleepUntil(ctx context.Context, t time.Time, arrivals []sim.Arriva
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			if r.onlyHealLeft(rest) && r.settled(arrivals) {
+			if r.onlyFaultsLeft(rest) && r.settled(arrivals) {
 				return nil
 			}
 		}
@@ -401,7 +443,7 @@ func (r *run) result(arrivals []sim.Arrival) *sim.Result {
 		Seed:      r.seed,
 		SimTime:   unscale(now.Sub(r.epoch)),
 		Cancelled: map[string]int{},
-		Calls:     r.cluster.Cloud.Calls(),
+		Calls:     r.cluster.Calls(),
 	}
 	r.mu.Lock()
 	res.Steps = r.steps
@@ -451,7 +493,7 @@ func (r *run) result(arrivals []sim.Arrival) *sim.Result {
 	var edges []edge
 	var cost engine.Money
 	var vmTime time.Duration
-	for _, rec := range r.cluster.Cloud.Records() {
+	for _, rec := range r.cluster.VMRecords() {
 		res.VMsCreated++
 		gone := rec.Destroyed
 		if gone.IsZero() {
@@ -475,7 +517,17 @@ func (r *run) result(arrivals []sim.Arrival) *sim.Result {
 		res.PeakVMs = max(res.PeakVMs, n)
 	}
 	res.Cost, res.VMHours = cost, vmTime.Hours()
+	if r.azure {
+		// Ground truth: VMs in the resource group (one whose allocation
+		// failed never ran, but exists until deleted).
+		res.VMsLeft = r.cluster.LiveVMs()
+	}
 	r.sc.Judge(res, r.cluster.Store, statusSeen, func(n int) string { return sim.ContainerUUID(r.sc.Config.ClusterID, n) })
+	if r.azure && r.sc.Expect.NoVMsLeft {
+		if left := r.azureLeftovers(); left != "" {
+			res.Failures = append(res.Failures, "no_vms_left: left in the Azure resource group: "+left)
+		}
+	}
 	return res
 }
 

@@ -29,7 +29,7 @@ const (
 func Main(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]")
-		fmt.Fprintln(stderr, "       vmdispatch sim run --live [--scale F] FILE [--seed N]")
+		fmt.Fprintln(stderr, "       vmdispatch sim run --live [--scale F] [--driver stub|azure] FILE [--seed N]")
 		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(replayUsage, "usage: "))
 		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(genQueueUsage, "usage: "))
 		fmt.Fprintln(stderr, "       "+strings.TrimPrefix(fuzzUsage, "usage: "))
@@ -58,9 +58,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	reportPath := fs.String("report", "", "write an HTML report with charts to `FILE`")
 	liveRun := fs.Bool("live", false, "play the scenario through the wire: the daemon's live shell on the real clock, stub VMs over SSH, the fake API over HTTPS")
 	scale := fs.Float64("scale", livesim.DefaultScale, "with --live: multiply every duration of the scenario by `F` (0 < F <= 1)")
+	driver := fs.String("driver", livesim.DriverStub, "with --live: the cloud driver, stub or azure (the Azure driver on the Azure SDK's fake servers)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vmdispatch sim run FILE [--seed N] [--trace FILE] [--report FILE.html]")
-		fmt.Fprintln(stderr, "       vmdispatch sim run --live [--scale F] FILE [--seed N]")
+		fmt.Fprintln(stderr, "       vmdispatch sim run --live [--scale F] [--driver stub|azure] FILE [--seed N]")
 		fs.PrintDefaults()
 	}
 	// Accept flags before or after the file name.
@@ -104,7 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "vmdispatch sim run: --trace and --report need the simulator's virtual clock; they are not available with --live")
 			return ExitBadArgs
 		}
-		return runLive(sc, file, opts.Seed, *scale, stdout, stderr)
+		return runLive(sc, file, opts.Seed, *scale, *driver, stdout, stderr)
 	}
 	if *tracePath != "" {
 		f, err := os.Create(*tracePath)
@@ -154,15 +155,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // runLive plays a scenario through the live shell (see package livesim).
-func runLive(sc *sim.Scenario, file string, seed uint64, scale float64, stdout, stderr io.Writer) int {
+func runLive(sc *sim.Scenario, file string, seed uint64, scale float64, driver string, stdout, stderr io.Writer) int {
 	if !(scale > 0 && scale <= 1) {
 		fmt.Fprintf(stderr, "vmdispatch sim run: --scale %v: want a number in (0, 1]\n", scale)
+		return ExitBadArgs
+	}
+	if driver != livesim.DriverStub && driver != livesim.DriverAzure {
+		fmt.Fprintf(stderr, "vmdispatch sim run: --driver %q: want %s or %s\n", driver, livesim.DriverStub, livesim.DriverAzure)
 		return ExitBadArgs
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	r, err := livesim.Run(ctx, sc, livesim.Options{Scale: scale, Seed: seed})
+	r, err := livesim.Run(ctx, sc, livesim.Options{Scale: scale, Seed: seed, Driver: driver})
 	if err != nil {
 		fmt.Fprintf(stderr, "vmdispatch sim run --live: %s: %v\n", file, err)
 		return ExitFailed

@@ -13,6 +13,9 @@
 //     listed at once, deletes cascade as DeleteOption says.
 //  3. Turn faults on and off with the knobs at any time; read ground
 //     truth (VMs, NICs, Disks, Calls) to check what the driver did.
+//  4. To make the VMs real (SSH servers on loopback), install Hooks
+//     before the first create: loopback private addresses, and calls
+//     when a VM is created and deleted.
 //
 // The SDK fakes keep long-running operation and pager state per URL path,
 // so two concurrent listings of one resource group would share pages. The
@@ -93,6 +96,12 @@ type FakeCloud struct {
 	capacity    map[string]string
 	throttle    time.Duration
 	faults      []*Fault
+
+	hooks Hooks
+	// notes are the hook calls due, in order; hookMu makes their
+	// callers take turns (see runHooks).
+	notes  []func()
+	hookMu sync.Mutex
 }
 
 // resKey names a resource: its group and name, lower-cased as Azure
@@ -333,8 +342,10 @@ func (c *FakeCloud) TagVM(group, name string, tags map[string]string) bool {
 // existed.
 func (c *FakeCloud) RemoveVM(group, name string) bool {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.deleteVM(group, name)
+	existed := c.deleteVM(group, name)
+	c.mu.Unlock()
+	c.runHooks()
+	return existed
 }
 
 // values copies the resources of m, sorted by key.

@@ -94,8 +94,7 @@ func (c *FakeCloud) putNIC(sub, group, name string, nic *armnetwork.Interface) *
 		if addr := oldIP(old, i); addr != "" {
 			ipc.Properties.PrivateIPAddress = to.Ptr(addr)
 		} else if ipc.Properties.PrivateIPAddress == nil {
-			c.nextIP++
-			ipc.Properties.PrivateIPAddress = to.Ptr(fmt.Sprintf("10.1.%d.%d", c.nextIP/250, c.nextIP%250+4))
+			ipc.Properties.PrivateIPAddress = to.Ptr(c.nextPrivateIP())
 		}
 	}
 	c.nics[k] = n
@@ -193,6 +192,7 @@ func (c *FakeCloud) deleteVM(group, name string) bool {
 		return false
 	}
 	delete(c.vms, k)
+	c.vmDeleted(deref(v.Name))
 	for _, ref := range nicRefs(v) {
 		nic := c.nicByID(ref.ID)
 		if nic == nil {

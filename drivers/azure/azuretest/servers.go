@@ -133,7 +133,8 @@ func (c *FakeCloud) createVM(ctx context.Context, group, name string, vm armcomp
 	}
 	size := string(*p.HardwareProfile.VMSize)
 	code := c.capacity[strings.ToLower(size)]
-	if _, exists := c.vms[key(group, name)]; !exists {
+	_, exists := c.vms[key(group, name)]
+	if !exists {
 		if c.quota > 0 && len(c.vms) >= c.quota {
 			fail(ctx, &errResp, http.StatusConflict, "OperationNotAllowed",
 				"Operation could not be completed as it results in exceeding approved Total Regional Cores quota. "+
@@ -154,6 +155,9 @@ func (c *FakeCloud) createVM(ctx context.Context, group, name string, vm armcomp
 		state = "Failed"
 	}
 	stored := c.putVM(st.sub, group, name, &vm, state)
+	if !exists && !failed {
+		c.vmCreated(stored)
+	}
 	polls := c.createPolls
 	if failed {
 		polls = max(polls, 1) // an allocation failure ends a running operation

@@ -128,6 +128,7 @@ func (c *FakeCloud) Do(req *http.Request) (*http.Response, error) {
 	} else {
 		resp, err = c.compute.Do(inner)
 	}
+	c.runHooks()
 	if fault != nil {
 		if resp != nil && resp.Body != nil {
 			resp.Body.Close()
