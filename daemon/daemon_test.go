@@ -70,17 +70,6 @@ const configYAML = `Clusters:
         MaxConcurrentInstanceCreateOps: 4
 `
 
-type runtimes struct {
-	mu sync.Mutex
-	r  *rand.Rand
-}
-
-func (w *runtimes) Run(string) (time.Duration, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return time.Duration(100+w.r.IntN(300)) * time.Millisecond, 0
-}
-
 type syncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
@@ -121,7 +110,7 @@ func TestServeFromClusterConfig(t *testing.T) {
 	engCfg.Containers.CloudVMs.DeployRunnerBinary = ""
 	cluster, err := stubcluster.Start(stubcluster.Config{
 		Cluster:  engCfg,
-		Workload: &runtimes{r: rand.New(rand.NewPCG(1, 2))},
+		Workload: stubcluster.NewRuntimes(1, 100*time.Millisecond, 400*time.Millisecond),
 		Knobs: func(string, *rand.Rand) stubvm.Knobs {
 			return stubvm.Knobs{BootTime: 100 * time.Millisecond, SetupTime: 20 * time.Millisecond}
 		},

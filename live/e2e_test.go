@@ -18,52 +18,6 @@ import (
 	"github.com/vmdispatch/vmdispatch/stubvm"
 )
 
-// fastConfig is a cluster config with every interval and timeout cut to
-// fractions of a second, so a whole fleet's life fits in seconds of wall
-// time. The engine runs on the real clock; nothing sleeps.
-func fastConfig() engine.Config {
-	cfg := engine.Defaults()
-	cfg.ClusterID = "zzzzz"
-	cfg.InstanceTypes = map[string]engine.InstanceType{
-		"small":  {ProviderType: "s1", VCPUs: 2, RAM: 4 << 30, IncludedScratch: 50e9, Price: 0.10},
-		"medium": {ProviderType: "m1", VCPUs: 4, RAM: 8 << 30, IncludedScratch: 100e9, Price: 0.20},
-	}
-	cfg.Containers.CrunchRunCommand = "crunch-run"
-	cfg.Containers.RuntimeEngine = "docker"
-	cv := &cfg.Containers.CloudVMs
-	cv.DeployRunnerBinary = ""
-	cv.BootProbeCommand = "systemctl is-system-running"
-	cv.PollInterval = 100 * time.Millisecond
-	cv.ProbeInterval = 100 * time.Millisecond
-	cv.SyncInterval = 200 * time.Millisecond
-	cv.TimeoutIdle = time.Second
-	cv.TimeoutBooting = 2 * time.Second
-	cv.TimeoutProbe = 2 * time.Second
-	cv.TimeoutShutdown = 2 * time.Second
-	cv.TimeoutSignal = 100 * time.Millisecond
-	cv.TimeoutTERM = 2 * time.Second
-	cv.TimeoutStaleRunLock = 500 * time.Millisecond
-	cv.MaxProbesPerSecond = 1000
-	cv.MaxCloudOpsPerSecond = 1000
-	cv.MaxInstances = 12
-	cv.MaxConcurrentInstanceCreateOps = 4
-	cfg.Containers.MinRetryPeriod = 0
-	cfg.Containers.StaleLockTimeout = time.Second
-	return cfg
-}
-
-// runtimes gives each container a short run.
-type runtimes struct {
-	mu sync.Mutex
-	r  *rand.Rand
-}
-
-func (w *runtimes) Run(uuid string) (time.Duration, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return time.Duration(200+w.r.IntN(600)) * time.Millisecond, 0
-}
-
 // reactions measures, from the engine's own steps, how fast it reacts:
 // queued -> create issued, for the containers creates were issued for,
 // and create issued -> first crunch-run started on the new VM.
@@ -135,11 +89,11 @@ func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test on the real clock")
 	}
-	cfg := fastConfig()
+	cfg := stubcluster.FastConfig()
 	cluster, err := stubcluster.Start(stubcluster.Config{
 		Cluster:  cfg,
 		Seed:     42,
-		Workload: &runtimes{r: rand.New(rand.NewPCG(42, 1))},
+		Workload: stubcluster.NewRuntimes(42, 200*time.Millisecond, 800*time.Millisecond),
 		Knobs: func(typeName string, r *rand.Rand) stubvm.Knobs {
 			return stubvm.Knobs{
 				BootTime:               time.Duration(100+r.IntN(300)) * time.Millisecond,
@@ -318,14 +272,14 @@ func waitFor(t *testing.T, ctx context.Context, cond func() bool) {
 // an empty fleet; it reports queued -> create issued and create issued
 // -> crunch-run started (p50, p99 over all waves).
 func BenchmarkReaction(b *testing.B) {
-	cfg := fastConfig()
+	cfg := stubcluster.FastConfig()
 	cv := &cfg.Containers.CloudVMs
 	cv.TimeoutIdle = 10 * time.Millisecond
 	cv.MaxInstances = 20
 	cv.MaxConcurrentInstanceCreateOps = 20
 	cluster, err := stubcluster.Start(stubcluster.Config{
 		Cluster:  cfg,
-		Workload: &runtimes{r: rand.New(rand.NewPCG(1, 1))},
+		Workload: stubcluster.NewRuntimes(1, 200*time.Millisecond, 800*time.Millisecond),
 		Knobs: func(string, *rand.Rand) stubvm.Knobs {
 			return stubvm.Knobs{BootTime: 100 * time.Millisecond, SetupTime: 10 * time.Millisecond}
 		},

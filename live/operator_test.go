@@ -2,7 +2,6 @@ package live_test
 
 import (
 	"context"
-	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -16,9 +15,9 @@ import (
 // list) shows it. (Drain comes last: a drained idle VM is shut down,
 // and a VM being shut down cannot be set back to run.)
 func TestDoIsAppliedBeforeItReturns(t *testing.T) {
-	cfg := fastConfig()
+	cfg := stubcluster.FastConfig()
 	cfg.Containers.CloudVMs.TimeoutIdle = time.Hour
-	cluster, err := stubcluster.Start(stubcluster.Config{Cluster: cfg, Workload: &runtimes{r: rand.New(rand.NewPCG(1, 1))}})
+	cluster, err := stubcluster.Start(stubcluster.Config{Cluster: cfg, Workload: stubcluster.NewRuntimes(1, 200*time.Millisecond, 800*time.Millisecond)})
 	if err != nil {
 		t.Fatal(err)
 	}

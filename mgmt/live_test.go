@@ -20,41 +20,20 @@ import (
 	"github.com/vmdispatch/vmdispatch/stubcluster"
 )
 
-// liveConfig is live/e2e_test.go's fast config, with VMs that stay
-// while idle, so that the ones the test does not kill stay put.
+// forever keeps every container running until it is killed.
+type forever struct{}
+
+// liveConfig is stubcluster.FastConfig with VMs that stay while idle, so
+// that the ones the test does not kill stay put.
 func liveConfig() engine.Config {
-	cfg := engine.Defaults()
-	cfg.ClusterID = "zzzzz"
-	cfg.InstanceTypes = map[string]engine.InstanceType{
-		"small":  {ProviderType: "s1", VCPUs: 2, RAM: 4 << 30, IncludedScratch: 50e9, Price: 0.10},
-		"medium": {ProviderType: "m1", VCPUs: 4, RAM: 8 << 30, IncludedScratch: 100e9, Price: 0.20},
-	}
-	cfg.Containers.CrunchRunCommand = "crunch-run"
-	cfg.Containers.RuntimeEngine = "docker"
+	cfg := stubcluster.FastConfig()
 	cv := &cfg.Containers.CloudVMs
-	cv.DeployRunnerBinary = ""
-	cv.BootProbeCommand = "systemctl is-system-running"
-	cv.PollInterval = 100 * time.Millisecond
-	cv.ProbeInterval = 100 * time.Millisecond
-	cv.SyncInterval = 200 * time.Millisecond
 	cv.TimeoutIdle = time.Hour
 	cv.TimeoutBooting = 5 * time.Second
 	cv.TimeoutProbe = 5 * time.Second
-	cv.TimeoutShutdown = 2 * time.Second
-	cv.TimeoutSignal = 100 * time.Millisecond
-	cv.TimeoutTERM = 2 * time.Second
-	cv.TimeoutStaleRunLock = 500 * time.Millisecond
-	cv.MaxProbesPerSecond = 1000
-	cv.MaxCloudOpsPerSecond = 1000
 	cv.MaxInstances = 4
-	cv.MaxConcurrentInstanceCreateOps = 4
-	cfg.Containers.MinRetryPeriod = 0
-	cfg.Containers.StaleLockTimeout = time.Second
 	return cfg
 }
-
-// forever keeps every container running until it is killed.
-type forever struct{}
 
 func (forever) Run(string) (time.Duration, int) { return time.Hour, 0 }
 

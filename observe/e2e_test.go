@@ -24,51 +24,6 @@ import (
 	"github.com/vmdispatch/vmdispatch/stubvm"
 )
 
-// fastConfig is live/e2e_test.go's: every interval and timeout cut to
-// fractions of a second, so a fleet's life fits in seconds.
-func fastConfig() engine.Config {
-	cfg := engine.Defaults()
-	cfg.ClusterID = "zzzzz"
-	cfg.InstanceTypes = map[string]engine.InstanceType{
-		"small":  {ProviderType: "s1", VCPUs: 2, RAM: 4 << 30, IncludedScratch: 50e9, Price: 0.10},
-		"medium": {ProviderType: "m1", VCPUs: 4, RAM: 8 << 30, IncludedScratch: 100e9, Price: 0.20},
-	}
-	cfg.Containers.CrunchRunCommand = "crunch-run"
-	cfg.Containers.RuntimeEngine = "docker"
-	cv := &cfg.Containers.CloudVMs
-	cv.DeployRunnerBinary = ""
-	cv.BootProbeCommand = "systemctl is-system-running"
-	cv.PollInterval = 100 * time.Millisecond
-	cv.ProbeInterval = 100 * time.Millisecond
-	cv.SyncInterval = 200 * time.Millisecond
-	cv.TimeoutIdle = time.Second
-	cv.TimeoutBooting = 2 * time.Second
-	cv.TimeoutProbe = 2 * time.Second
-	cv.TimeoutShutdown = 2 * time.Second
-	cv.TimeoutSignal = 100 * time.Millisecond
-	cv.TimeoutTERM = 2 * time.Second
-	cv.TimeoutStaleRunLock = 500 * time.Millisecond
-	cv.MaxProbesPerSecond = 1000
-	cv.MaxCloudOpsPerSecond = 1000
-	cv.MaxInstances = 12
-	cv.MaxConcurrentInstanceCreateOps = 4
-	cfg.Containers.MinRetryPeriod = 0
-	cfg.Containers.StaleLockTimeout = time.Second
-	return cfg
-}
-
-// runtimes gives each container a short run.
-type runtimes struct {
-	mu sync.Mutex
-	r  *rand.Rand
-}
-
-func (w *runtimes) Run(uuid string) (time.Duration, int) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return time.Duration(200+w.r.IntN(600)) * time.Millisecond, 0
-}
-
 // waitFor polls cond until it holds, failing the test if ctx ends
 // first. Nothing sleeps a fixed time.
 func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
@@ -92,7 +47,7 @@ func TestLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test on the real clock")
 	}
-	cfg := fastConfig()
+	cfg := stubcluster.FastConfig()
 	cfg.Containers.CloudVMs.StatusLogInterval = 300 * time.Millisecond
 	cfg.Containers.CloudVMs.MaxHourlyCost = 5
 	var neverBoot int
@@ -100,7 +55,7 @@ func TestLive(t *testing.T) {
 	cluster, err := stubcluster.Start(stubcluster.Config{
 		Cluster:  cfg,
 		Seed:     42,
-		Workload: &runtimes{r: rand.New(rand.NewPCG(42, 1))},
+		Workload: stubcluster.NewRuntimes(42, 200*time.Millisecond, 800*time.Millisecond),
 		Knobs: func(typeName string, r *rand.Rand) stubvm.Knobs {
 			k := stubvm.Knobs{
 				BootTime:              time.Duration(100+r.IntN(300)) * time.Millisecond,

@@ -38,42 +38,18 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// fastConfig is live/e2e_test.go's config, with VMs that stay: the idle
-// timeout is long and at most two VMs run, so some containers wait.
-func fastConfig() engine.Config {
-	cfg := engine.Defaults()
-	cfg.ClusterID = "zzzzz"
-	cfg.InstanceTypes = map[string]engine.InstanceType{
-		"small":  {ProviderType: "s1", VCPUs: 2, RAM: 4 << 30, IncludedScratch: 50e9, Price: 0.10},
-		"medium": {ProviderType: "m1", VCPUs: 4, RAM: 8 << 30, IncludedScratch: 100e9, Price: 0.20},
-	}
-	cfg.Containers.CrunchRunCommand = "crunch-run"
-	cfg.Containers.RuntimeEngine = "docker"
-	cv := &cfg.Containers.CloudVMs
-	cv.DeployRunnerBinary = ""
-	cv.BootProbeCommand = "systemctl is-system-running"
-	cv.PollInterval = 100 * time.Millisecond
-	cv.ProbeInterval = 100 * time.Millisecond
-	cv.SyncInterval = 200 * time.Millisecond
-	cv.TimeoutIdle = time.Hour
-	cv.TimeoutBooting = 2 * time.Second
-	cv.TimeoutProbe = 2 * time.Second
-	cv.TimeoutShutdown = 2 * time.Second
-	cv.TimeoutSignal = 100 * time.Millisecond
-	cv.TimeoutTERM = 2 * time.Second
-	cv.TimeoutStaleRunLock = 500 * time.Millisecond
-	cv.MaxProbesPerSecond = 1000
-	cv.MaxCloudOpsPerSecond = 1000
-	cv.MaxInstances = 2
-	cv.MaxConcurrentInstanceCreateOps = 4
-	cfg.Containers.MinRetryPeriod = 0
-	cfg.Containers.StaleLockTimeout = time.Second
-	return cfg
-}
-
 // longRuns keeps every container running for the whole test, so the VMs
 // stay busy and the drained one stays listed.
 type longRuns struct{}
+
+// fastConfig is stubcluster.FastConfig with VMs that stay: the idle
+// timeout is long and at most two VMs run, so some containers wait.
+func fastConfig() engine.Config {
+	cfg := stubcluster.FastConfig()
+	cfg.Containers.CloudVMs.TimeoutIdle = time.Hour
+	cfg.Containers.CloudVMs.MaxInstances = 2
+	return cfg
+}
 
 func (longRuns) Run(string) (time.Duration, int) { return time.Hour, 0 }
 

@@ -25,26 +25,15 @@ func TestAzure(t *testing.T) {
 		t.Skip("end-to-end test on the real clock")
 	}
 	t.Parallel()
-	cfg := engine.Defaults()
-	cfg.ClusterID = "zzzzz"
+	cfg := stubcluster.FastConfig()
 	cfg.InstanceTypes = map[string]engine.InstanceType{
 		"small": {ProviderType: "Standard_D2s_v3", VCPUs: 2, RAM: 4 << 30, IncludedScratch: 50e9, Price: 0.10},
 	}
-	cfg.Containers.CrunchRunCommand = "crunch-run"
 	cv := &cfg.Containers.CloudVMs
-	cv.DeployRunnerBinary = ""
-	cv.BootProbeCommand = "systemctl is-system-running"
-	cv.PollInterval = 100 * time.Millisecond
-	cv.ProbeInterval = 100 * time.Millisecond
-	cv.SyncInterval = 200 * time.Millisecond
 	cv.TimeoutIdle = 500 * time.Millisecond
 	cv.TimeoutBooting = 5 * time.Second
 	cv.TimeoutProbe = 5 * time.Second
-	cv.TimeoutShutdown = 2 * time.Second
-	cv.MaxProbesPerSecond = 1000
-	cv.MaxCloudOpsPerSecond = 1000
 	cv.MaxInstances = 3
-	cfg.Containers.MinRetryPeriod = 0
 
 	cluster, err := stubcluster.Start(stubcluster.Config{
 		Cluster: cfg,
