@@ -29,25 +29,7 @@ func (c *countingCloud) calls() stub.Calls {
 func (c *countingCloud) count(cc *stub.CallCount, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	cc.Total++
-	if err == nil {
-		cc.OK++
-		return
-	}
-	switch drivers.Classify(err).Kind {
-	case engine.CloudRateLimit:
-		cc.RateLimit++
-	case engine.CloudQuota:
-		cc.Quota++
-	case engine.CloudCapacity:
-		cc.Capacity++
-	case engine.CloudUnknownOutcome:
-		cc.UnknownOutcome++
-	case engine.CloudNotFound:
-		cc.NotFound++
-	default:
-		cc.Transient++
-	}
+	cc.Add(err)
 }
 
 func (c *countingCloud) Create(ctx context.Context, it engine.InstanceType, imageID string, tags drivers.Tags, initCommand string, publicKey string) (drivers.Instance, error) {

@@ -84,7 +84,7 @@ func (c *Cloud) Create(ctx context.Context, it engine.InstanceType, imageID stri
 	now := c.cfg.Now()
 	c.settle(now)
 	inst, err := c.create(ctx, now, it, imageID, tags, initCommand, publicKey)
-	c.calls.Create.add(err)
+	c.calls.Create.Add(err)
 	c.unlockAndRunHooks()
 	if err != nil {
 		return drivers.Instance{}, err
@@ -172,7 +172,7 @@ func (c *Cloud) list(ctx context.Context, filter drivers.Tags, tagsOut func(driv
 	now := c.cfg.Now()
 	c.settle(now)
 	list, err := c.instances(ctx, now, filter, tagsOut)
-	c.calls.Instances.add(err)
+	c.calls.Instances.Add(err)
 	addressOf := c.cfg.AddressOf
 	c.unlockAndRunHooks()
 	if err != nil {
@@ -218,7 +218,7 @@ func (c *Cloud) Destroy(ctx context.Context, id string) error {
 	now := c.cfg.Now()
 	c.settle(now)
 	err := c.destroy(ctx, now, id)
-	c.calls.Destroy.add(err)
+	c.calls.Destroy.Add(err)
 	c.unlockAndRunHooks()
 	return err
 }
@@ -267,7 +267,7 @@ func (c *Cloud) SetTags(ctx context.Context, id string, tags drivers.Tags) error
 	now := c.cfg.Now()
 	c.settle(now)
 	err := c.setTags(ctx, now, id, tags)
-	c.calls.SetTags.add(err)
+	c.calls.SetTags.Add(err)
 	c.unlockAndRunHooks()
 	return err
 }

@@ -29,7 +29,10 @@ type CallCount struct {
 	NotFound       int
 }
 
-func (cc *CallCount) add(err error) {
+// Add counts one call's outcome, classified by its error kind (the
+// stub's own calls, and any other driver's calls a test counts the same
+// way).
+func (cc *CallCount) Add(err error) {
 	cc.Total++
 	if err == nil {
 		cc.OK++
