@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -36,8 +38,9 @@ func New(c *clusterconfig.Cluster, drivers map[string]drivers.New, logger *slog.
 		return nil, err
 	}
 	var runner *sshexec.Runner
-	if cv.DeployRunnerBinary != "" {
-		r, err := sshexec.LoadRunner(cv.DeployRunnerBinary, cv.DeployRunnerDirectory)
+	runnerBinary := runnerBinary(cv.DeployRunnerBinary, exec.LookPath, logger)
+	if runnerBinary != "" {
+		r, err := sshexec.LoadRunner(runnerBinary, cv.DeployRunnerDirectory)
 		if err != nil {
 			cloud.Stop()
 			return nil, fmt.Errorf("%s: %sContainers.CloudVMs.DeployRunnerBinary: %w", c.Source, prefix, err)
@@ -65,12 +68,39 @@ func New(c *clusterconfig.Cluster, drivers map[string]drivers.New, logger *slog.
 	for _, u := range c.InternalURLs {
 		listen = append(listen, u.Listen())
 	}
-	d, err := Assemble(lc, Wiring{ManagementToken: c.ManagementToken, Listen: listen, Logger: logger, RunnerBinary: cv.DeployRunnerBinary})
+	d, err := Assemble(lc, Wiring{ManagementToken: c.ManagementToken, Listen: listen, Logger: logger, RunnerBinary: runnerBinary})
 	if err != nil {
 		cloud.Stop()
 		return nil, err
 	}
 	return d, nil
+}
+
+// selfExe is Arvados' default DeployRunnerBinary: "deploy this binary".
+const selfExe = "/proc/self/exe"
+
+// runnerBinary is the local crunch-run binary to deploy to VMs.
+// Arvados' default, /proc/self/exe, means "this binary" because
+// arvados-server contains crunch-run; vmdispatch does not, and
+// deploying it as crunch-run would break every VM. So the default
+// deploys the local crunch-run (arvados-server's, installed as
+// /usr/bin/crunch-run) if there is one, and otherwise nothing: the VMs
+// then run the image's Containers.CrunchRunCommand. An explicit path is
+// used as given.
+func runnerBinary(configured string, lookPath func(string) (string, error), logger *slog.Logger) string {
+	if configured != selfExe {
+		return configured
+	}
+	p, err := lookPath("crunch-run")
+	if err != nil {
+		logger.Warn("Containers.CloudVMs.DeployRunnerBinary is Arvados' default (/proc/self/exe), but vmdispatch is not a crunch-run binary and none is installed here: deploying nothing, VMs use the image's CrunchRunCommand")
+		return ""
+	}
+	if resolved, err := filepath.EvalSymlinks(p); err == nil {
+		p = resolved
+	}
+	logger.Info("deploying the local crunch-run to VMs (DeployRunnerBinary is Arvados' default, /proc/self/exe)", "path", p)
+	return p
 }
 
 // newDriver builds the configured cloud driver.
