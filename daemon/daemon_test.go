@@ -237,6 +237,12 @@ func TestNewReportsConfigProblemsByKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.Dispatcher.Containers.CloudVMs.Enable = false
+	_, err = daemon.New(c, map[string]drivers.New{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "Containers.CloudVMs.Enable is false") {
+		t.Errorf("CloudVMs disabled: err = %v, want it to name Containers.CloudVMs.Enable", err)
+	}
+	c.Dispatcher.Containers.CloudVMs.Enable = true
 	_, err = daemon.New(c, map[string]drivers.New{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "Containers.DispatchPrivateKey") {
 		t.Errorf("bad key: err = %v, want it to name Containers.DispatchPrivateKey", err)

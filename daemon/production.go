@@ -29,6 +29,11 @@ func New(c *clusterconfig.Cluster, drivers map[string]drivers.New, logger *slog.
 	dc := c.Dispatcher
 	cv := dc.Containers.CloudVMs
 	prefix := "Clusters." + c.ClusterID + "."
+	if !cv.Enable {
+		// As arvados-dispatch-cloud: a cluster that does not enable
+		// cloud VMs is not ours to run.
+		return nil, fmt.Errorf("%s: %sContainers.CloudVMs.Enable is false: this cluster does not run containers on cloud VMs (set it to true to use vmdispatch)", c.Source, prefix)
+	}
 	keys, err := sshexec.ParseKeys(dc.Containers.DispatchPrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %sContainers.DispatchPrivateKey: %w", c.Source, prefix, err)
