@@ -54,6 +54,9 @@ type Cluster struct {
 	// Insecure is TLS.Insecure: do not verify the API server's
 	// certificate (crunch-run gets ARVADOS_API_HOST_INSECURE=1).
 	Insecure bool
+	// TLSCertificate and TLSKey are TLS.Certificate and TLS.Key: the
+	// files an https InternalURL is served with ("file://" stripped).
+	TLSCertificate, TLSKey string
 	// Dispatcher is Containers (with CloudVMs) and InstanceTypes, with
 	// Arvados' defaults applied, ClusterID set, and normalized
 	// (engine.Config.Normalize). Containers.CloudVMs.DriverParameters
@@ -223,8 +226,18 @@ func (d *decoder) cluster(c *Cluster, cl entry) {
 	if e, ok := sections["TLS"]; ok {
 		tls, _ := d.entries(e.path, e.val, "a mapping", dotted)
 		for _, t := range d.checkKeys(tls, tlsKeys, true) {
-			if t.key == "Insecure" && !isNull(t.val) {
+			if isNull(t.val) {
+				continue
+			}
+			switch t.key {
+			case "Insecure":
 				c.Insecure, _ = d.boolean(t.path, t.val)
+			case "Certificate":
+				v, _ := d.str(t.path, d.resolve(t.val))
+				c.TLSCertificate = strings.TrimPrefix(v, "file://")
+			case "Key":
+				v, _ := d.str(t.path, d.resolve(t.val))
+				c.TLSKey = strings.TrimPrefix(v, "file://")
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,12 +26,21 @@ type Wiring struct {
 	// ManagementToken guards the management API ("" answers 403).
 	ManagementToken string
 	// Listen are the addresses the management API listens on.
-	Listen []string
+	Listen []Listen
+	// TLSCertificate and TLSKey are the files the TLS listeners serve
+	// with (TLS.Certificate and TLS.Key).
+	TLSCertificate, TLSKey string
 	// Logger receives every log (JSON in production).
 	Logger *slog.Logger
 	// RunnerBinary, if set, is the local crunch-run binary deployed to
 	// VMs; the health check fails if it cannot be read.
 	RunnerBinary string
+}
+
+// Listen is one address to listen on, with TLS for https InternalURLs.
+type Listen struct {
+	Addr string
+	TLS  bool
 }
 
 // Daemon is a configured dispatcher process.
@@ -107,18 +117,31 @@ func (d *Daemon) health(ctx context.Context) error {
 func (d *Daemon) Listen() ([]net.Addr, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	var tlsConfig *tls.Config
+	for _, a := range d.w.Listen {
+		if a.TLS && tlsConfig == nil {
+			cert, err := tls.LoadX509KeyPair(d.w.TLSCertificate, d.w.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("https InternalURL %s: TLS.Certificate, TLS.Key: %w", a.Addr, err)
+			}
+			tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		}
+	}
 	var addrs []net.Addr
 	for _, a := range d.w.Listen {
-		l, err := net.Listen("tcp", a)
+		l, err := net.Listen("tcp", a.Addr)
 		if err != nil {
 			for _, l := range d.listeners {
 				l.Close()
 			}
 			d.listeners = nil
-			return nil, fmt.Errorf("listen on %s (Services.DispatchCloud.InternalURLs): %w", a, err)
+			return nil, fmt.Errorf("listen on %s (Services.DispatchCloud.InternalURLs): %w", a.Addr, err)
+		}
+		addrs = append(addrs, l.Addr())
+		if a.TLS {
+			l = tls.NewListener(l, tlsConfig)
 		}
 		d.listeners = append(d.listeners, l)
-		addrs = append(addrs, l.Addr())
 	}
 	return addrs, nil
 }

@@ -3,9 +3,17 @@ package daemon_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	cryptorand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -256,5 +264,91 @@ func TestNewReportsConfigProblemsByKey(t *testing.T) {
 	_, err = daemon.New(c, map[string]drivers.New{"azure": nil}, nil)
 	if err == nil || !strings.Contains(err.Error(), `Containers.CloudVMs.Driver: "stub" is not a driver vmdispatch has (have: azure)`) {
 		t.Errorf("unknown driver: err = %v", err)
+	}
+}
+
+// selfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// as PEM files.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), cryptorand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "vmdispatch test"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(cryptorand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return certFile, keyFile
+}
+
+// An https InternalURL is served with TLS.Certificate and TLS.Key, as
+// Arvados services do; without them serve refuses to start.
+func TestServeHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	cluster, err := stubcluster.Start(stubcluster.Config{Cluster: stubcluster.FastConfig()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	keyFile := filepath.Join(dir, "dispatch.key")
+	os.WriteFile(keyFile, cluster.KeyPEM, 0o600)
+	listen := freePort(t)
+	yml := fmt.Sprintf(configYAML, stubcluster.Token, mgmtToken, cluster.APIHost(), listen, keyFile)
+	yml = strings.Replace(yml, `"http://`+listen, `"https://`+listen, 1)
+	load := func(yml string) *clusterconfig.Cluster {
+		t.Helper()
+		file := filepath.Join(dir, "config.yml")
+		os.WriteFile(file, []byte(yml), 0o600)
+		c, err := clusterconfig.Load(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	known := map[string]drivers.New{"stub": func(drivers.Config) (drivers.InstanceSet, error) { return cluster.Cloud, nil }}
+	if _, err := daemon.New(load(yml), known, nil); err == nil || !strings.Contains(err.Error(), "TLS.Certificate and TLS.Key are not both set") {
+		t.Errorf("https without a certificate: err = %v", err)
+	}
+	certFile, certKey := selfSigned(t, dir)
+	yml = strings.Replace(yml, "    TLS:\n", fmt.Sprintf("    TLS:\n      Certificate: %q\n      Key: %q\n", "file://"+certFile, certKey), 1)
+	d, err := daemon.New(load(yml), known, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	req, _ := http.NewRequestWithContext(ctx, "GET", "https://"+listen+"/_health/ping", nil)
+	req.Header.Set("Authorization", "Bearer "+mgmtToken)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.TLS == nil {
+		t.Errorf("GET /_health/ping over TLS: status %d, TLS %v", resp.StatusCode, resp.TLS != nil)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Error(err)
 	}
 }

@@ -69,11 +69,19 @@ func New(c *clusterconfig.Cluster, drivers map[string]drivers.New, logger *slog.
 	if cv.DeployPublicKey {
 		lc.PublicKey = string(ssh.MarshalAuthorizedKey(keys[0].PublicKey()))
 	}
-	var listen []string
+	var listen []Listen
 	for _, u := range c.InternalURLs {
-		listen = append(listen, u.Listen())
+		scheme := u.URL.Scheme
+		if u.ListenURL != nil {
+			scheme = u.ListenURL.Scheme
+		}
+		if scheme == "https" && (c.TLSCertificate == "" || c.TLSKey == "") {
+			cloud.Stop()
+			return nil, fmt.Errorf("%s: %sServices.DispatchCloud.InternalURLs: %s is https, but TLS.Certificate and TLS.Key are not both set", c.Source, prefix, u.URL)
+		}
+		listen = append(listen, Listen{Addr: u.Listen(), TLS: scheme == "https"})
 	}
-	d, err := Assemble(lc, Wiring{ManagementToken: c.ManagementToken, Listen: listen, Logger: logger, RunnerBinary: runnerBinary})
+	d, err := Assemble(lc, Wiring{ManagementToken: c.ManagementToken, Listen: listen, TLSCertificate: c.TLSCertificate, TLSKey: c.TLSKey, Logger: logger, RunnerBinary: runnerBinary})
 	if err != nil {
 		cloud.Stop()
 		return nil, err

@@ -110,7 +110,7 @@ func runDemo(ctx context.Context, listen string, speedup float64, stdout, stderr
 		return 1
 	}
 	token := randomToken()
-	d, err := daemon.Assemble(lc, daemon.Wiring{ManagementToken: token, Listen: []string{listen}, Logger: logger})
+	d, err := daemon.Assemble(lc, daemon.Wiring{ManagementToken: token, Listen: []daemon.Listen{{Addr: listen}}, Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "vmdispatch serve --demo: %v\n", err)
 		return 1
