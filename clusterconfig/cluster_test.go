@@ -128,8 +128,10 @@ func TestLoadFull(t *testing.T) {
 			{URL: mustURL(t, "http://dispatch.x1y2z.internal:9006"), ListenURL: mustURL(t, "http://0.0.0.0:9006")},
 			{URL: mustURL(t, "http://localhost:9006")},
 		},
-		Dispatcher: want,
-		Source:     "testdata/full.yml",
+		TLSCertificate: "/etc/arvados/x1y2z.crt",
+		TLSKey:         "/etc/arvados/x1y2z.key",
+		Dispatcher:     want,
+		Source:         "testdata/full.yml",
 	}
 	if diff := cmp.Diff(wantCluster, c, cmpopts.IgnoreFields(Cluster{}, "Raw")); diff != "" {
 		t.Errorf("Load(full.yml) (-want +got):\n%s", diff)

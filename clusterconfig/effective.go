@@ -54,6 +54,13 @@ func (c *Cluster) WriteEffective(w io.Writer) error {
 
 	tls := mapping()
 	add(tls, "Insecure", plain(strconv.FormatBool(c.Insecure)))
+	// Paths, not secrets: the key file is only named.
+	if c.TLSCertificate != "" {
+		add(tls, "Certificate", str(c.TLSCertificate))
+	}
+	if c.TLSKey != "" {
+		add(tls, "Key", str(c.TLSKey))
+	}
 	add(cl, "TLS", tls)
 
 	ct := c.Dispatcher.Containers
