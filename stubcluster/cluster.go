@@ -19,13 +19,17 @@ import (
 	"github.com/vmdispatch/vmdispatch/drivers/stub"
 	"github.com/vmdispatch/vmdispatch/engine"
 	"github.com/vmdispatch/vmdispatch/fakeapi"
+	"github.com/vmdispatch/vmdispatch/sshexec"
 	"github.com/vmdispatch/vmdispatch/stubvm"
 )
 
 // Config describes the fake cluster.
 type Config struct {
 	// Cluster is the dispatcher's configuration; the stub VMs take the
-	// cluster ID, boot probe and crunch-run command from it.
+	// cluster ID, boot probe and crunch-run command from it. When
+	// Containers.CloudVMs.DeployRunnerBinary is not "" (any value), the
+	// dispatcher deploys a small runner file the cluster writes instead
+	// of that binary (see Runner), and the VMs run it as crunch-run.
 	Cluster engine.Config
 	// Cloud sets the stub cloud's fault knobs. Now defaults to time.Now;
 	// Rand to a stream seeded from Seed; the hooks are the cluster's own.
@@ -103,6 +107,10 @@ type Cluster struct {
 	driver drivers.InstanceSet
 	// azure is the Azure driver's own state (nil without Config.Azure).
 	azure *azureCloud
+	// runner is the runner deployed to VMs, loaded from runnerFile (nil
+	// and "" without DeployRunnerBinary).
+	runner     *sshexec.Runner
+	runnerFile string
 
 	mu sync.Mutex
 	// knobRand draws VM faults (the simulator's VM stream, so a
@@ -150,6 +158,12 @@ func Start(cfg Config) (*Cluster, error) {
 		servers:  map[string]*stubvm.Server{},
 		httpAPI:  &stubvm.HTTPAPI{},
 	}
+	if cfg.Cluster.Containers.CloudVMs.DeployRunnerBinary != "" {
+		if err := c.loadRunner(); err != nil {
+			c.removeRunner()
+			return nil, fmt.Errorf("stubcluster: runner binary: %w", err)
+		}
+	}
 	c.Store = fakeapi.NewStore(fakeapi.StoreConfig{Now: time.Now, MaxDispatchAttempts: cfg.MaxDispatchAttempts})
 	id := cfg.Cluster.ClusterID
 	c.API, err = fakeapi.NewServer(c.Store, fakeapi.ServerConfig{
@@ -157,12 +171,14 @@ func Start(cfg Config) (*Cluster, error) {
 		AdminToken: AdminToken,
 	})
 	if err != nil {
+		c.removeRunner()
 		return nil, err
 	}
 	c.https = httptest.NewTLSServer(c.API)
 	if cfg.Azure {
 		if err := c.startAzure(); err != nil {
 			c.https.Close()
+			c.removeRunner()
 			return nil, err
 		}
 		return c, nil
@@ -231,6 +247,7 @@ func (c *Cluster) startVM(id string, tags map[string]string, addr string) *stubv
 		Knobs:            knobs,
 		BootProbeCommand: cv.BootProbeCommand,
 		CrunchRunCommand: c.cfg.Cluster.Containers.CrunchRunCommand,
+		RunnerContent:    c.runnerContent(),
 		CommandLogLimit:  32,
 	})
 	srv, err := stubvm.Serve(vm, stubvm.ServerConfig{AuthorizedKeys: []ssh.PublicKey{c.Key.PublicKey()}, Logger: c.cfg.Logger, Addr: addr})
@@ -332,8 +349,8 @@ func (c *Cluster) Calls() stub.Calls {
 	return c.Cloud.Calls()
 }
 
-// Close stops every VM and the API server. Instances stay in the
-// cloud's records.
+// Close stops every VM and the API server and removes the runner file.
+// Instances stay in the cloud's records.
 func (c *Cluster) Close() {
 	c.mu.Lock()
 	c.closed = true
@@ -347,4 +364,5 @@ func (c *Cluster) Close() {
 	if c.azure != nil {
 		c.azure.close()
 	}
+	c.removeRunner()
 }

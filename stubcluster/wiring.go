@@ -10,7 +10,8 @@ import (
 
 // ShellConfig wires a live shell to the cluster, as the daemon wires it
 // to a real one: the stub cloud (or the Azure driver) as driver, a fresh
-// API client over HTTPS, the dispatcher's SSH key. Each call gives a new
+// API client over HTTPS, the dispatcher's SSH key, and the cluster's
+// runner when DeployRunnerBinary is not "". Each call gives a new
 // client, as a new dispatcher process would have.
 func (c *Cluster) ShellConfig() (live.Config, error) {
 	queue, err := arvclient.New(arvclient.Config{Host: c.APIHost(), Token: Token, Insecure: true, Logger: c.cfg.Logger})
@@ -24,5 +25,6 @@ func (c *Cluster) ShellConfig() (live.Config, error) {
 		SSH:       sshexec.Config{Signers: []ssh.Signer{c.Key}, Port: c.cfg.Cluster.Containers.CloudVMs.SSHPort},
 		PublicKey: string(ssh.MarshalAuthorizedKey(c.Key.PublicKey())),
 		API:       live.APICredentials{Host: c.APIHost(), Token: Token, Insecure: true},
+		Runner:    c.Runner(),
 	}, nil
 }

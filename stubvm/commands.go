@@ -37,6 +37,12 @@ const (
 	CommandKill CommandKind = "kill"
 	// CommandCrunchRun is any other crunch-run invocation (a usage error).
 	CommandCrunchRun CommandKind = "crunch-run"
+	// CommandMD5Sum is md5sum, the check for a deployed runner.
+	CommandMD5Sum CommandKind = "md5sum"
+	// CommandCopy is the runner copy script (sh -c '...; cat >"$dstfile"').
+	CommandCopy CommandKind = "copy"
+	// CommandShell is any other sh command (unsupported).
+	CommandShell CommandKind = "shell"
 	// CommandOther is anything else.
 	CommandOther CommandKind = "other"
 )
@@ -91,9 +97,9 @@ func (vm *VM) Exec(now time.Time, cmd string, stdin []byte) Result {
 }
 
 // parse classifies a command without its "sudo " prefix. words is set
-// only for crunch-run commands that need their arguments: the frequent
-// commands are recognised without splitting, so that they do not
-// allocate.
+// only for commands that need their arguments: the frequent commands are
+// recognised without splitting, so that they do not allocate. A deployed
+// runner (Config.RunnerContent) is crunch-run too.
 func (vm *VM) parse(body string) (CommandKind, []string, error) {
 	switch body {
 	case "cat " + SecretPath:
@@ -105,24 +111,28 @@ func (vm *VM) parse(body string) (CommandKind, []string, error) {
 	}
 	rest, ok := strings.CutPrefix(body, vm.crunchRun)
 	if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
-		return CommandOther, nil, nil
+		return vm.parseOther(body)
 	}
 	words, err := Split(body)
 	if err != nil {
 		return CommandOther, nil, err
 	}
-	kind := CommandCrunchRun
+	return crunchRunKind(words), words, nil
+}
+
+// crunchRunKind classifies a crunch-run command by its first argument.
+func crunchRunKind(words []string) CommandKind {
 	if len(words) > 1 {
 		switch {
 		case isFlag(words[1], "detach"):
-			kind = CommandDetach
+			return CommandDetach
 		case isFlag(words[1], "list"):
-			kind = CommandList
+			return CommandList
 		case isFlag(words[1], "kill"):
-			kind = CommandKill
+			return CommandKill
 		}
 	}
-	return kind, words, nil
+	return CommandCrunchRun
 }
 
 // isFlag reports whether word is flag name in either Go flag spelling.
@@ -149,8 +159,13 @@ func (vm *VM) run(now time.Time, kind CommandKind, body string, words []string, 
 		}
 		return Result{Stdout: stdoutRunning}
 	case CommandOther:
-		name, _, _ := strings.Cut(strings.TrimLeft(body, " \t"), " ")
-		return Result{Stderr: notFound(name), Exit: 127}
+		return vm.unknownCommand(words)
+	case CommandMD5Sum:
+		return vm.md5sum(words, stdin)
+	case CommandCopy:
+		return vm.copyRunner(words[1], stdin)
+	case CommandShell:
+		return Result{Stderr: stderrUnsupported, Exit: 2}
 	}
 	if vm.cfg.Knobs.CrunchRunMissing {
 		return Result{Stderr: notFound(vm.crunchRun), Exit: 127}

@@ -45,7 +45,7 @@ func TestExecCommands(t *testing.T) {
 			cmd:  "systemctl is-system-running",
 			want: out{Stderr: "systemctl: command not found\n", Exit: 127},
 		},
-		{name: "unknown", cmd: "md5sum /tmp/x", want: out{Stderr: "md5sum: command not found\n", Exit: 127}},
+		{name: "unknown", cmd: "sha1sum /tmp/x", want: out{Stderr: "sha1sum: command not found\n", Exit: 127}},
 		{name: "sudo unknown", cmd: "sudo rm -rf /", want: out{Stderr: "rm: command not found\n", Exit: 127}},
 		{name: "crunch-run prefix is not crunch-run", cmd: "crunch-runner --list", want: out{Stderr: "crunch-runner: command not found\n", Exit: 127}},
 		{name: "shell syntax error", cmd: "crunch-run --kill 15 'x", want: out{Stderr: "sh: 1: Syntax error: Unterminated quoted string\n", Exit: 2}},

@@ -1,7 +1,8 @@
 // Package stubvm emulates the worker side of a compute node: the commands
-// the dispatcher runs over SSH (boot probe, instance-secret check,
-// crunch-run --detach, --list and --kill) and the crunch-run processes
-// they start, which talk to the Arvados API and run a workload.
+// the dispatcher runs over SSH (boot probe, instance-secret check, runner
+// deployment with md5sum and the copy script, crunch-run --detach, --list
+// and --kill) and the crunch-run processes they start, which talk to the
+// Arvados API and run a workload.
 //
 // A VM has the shape "command string + stdin in → stdout, stderr, exit
 // code out", so that an SSH server (Server) carries the very same

@@ -24,6 +24,10 @@ type Knobs struct {
 	WrongHostKey bool
 	// CrunchRunMissing makes every crunch-run command fail with exit 127.
 	CrunchRunMissing bool
+	// DeployFails fills the VM's disk: the runner copy script exits 1
+	// ("No space left on device"), leaving an empty file. (Omitted from
+	// JSON when false, so that simulator traces stay as they were.)
+	DeployFails bool `json:",omitempty"`
 	// BrokenAfter breaks the VM: from then on every command exits 2
 	// ("cannot fork"), and the crunch-run processes alive at that moment
 	// crash without finalizing their containers, which stay Locked or

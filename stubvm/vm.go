@@ -48,6 +48,10 @@ type Config struct {
 	// deployed "/tmp/arvados-crunch-run/crunch-run~<md5>". Empty means
 	// DefaultCrunchRunCommand.
 	CrunchRunCommand string
+	// RunnerContent, when not empty, is the runner binary the dispatcher
+	// deploys (sshexec.Runner.Binary): an executable file holding it,
+	// invoked by its path, is crunch-run, as CrunchRunCommand is.
+	RunnerContent []byte
 	// ExpectArgs, when not nil, are the exact arguments crunch-run
 	// --detach --stdin-config must get before the UUID (e.g.
 	// "--runtime-engine=stub"); other arguments make it exit 2.
@@ -106,6 +110,8 @@ type VM struct {
 
 	log      []CommandRecord
 	commands int
+
+	fs fileSystem
 
 	// Precomputed command strings and answers, so that the frequent
 	// commands allocate nothing.
