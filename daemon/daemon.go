@@ -92,12 +92,6 @@ func Assemble(lc live.Config, w Wiring) (*Daemon, error) {
 	return d, nil
 }
 
-// Shell is the running dispatcher (tests and serve --demo read it).
-func (d *Daemon) Shell() *live.Shell { return d.shell }
-
-// Handler is the management API with the status page.
-func (d *Daemon) Handler() http.Handler { return d.handler }
-
 // health is the /_health/ping check: the runner binary must still be
 // readable, as in Arvados (a package upgrade may have removed it).
 func (d *Daemon) health(ctx context.Context) error {
