@@ -1,7 +1,6 @@
 package arvclient_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/vmdispatch/vmdispatch/arvclient"
 	"github.com/vmdispatch/vmdispatch/engine"
 	"github.com/vmdispatch/vmdispatch/fakeapi"
+	"github.com/vmdispatch/vmdispatch/internal/syncbuf"
 )
 
 const (
@@ -51,7 +51,7 @@ type harness struct {
 	store  *fakeapi.Store
 	srv    *fakeapi.Server
 	client *arvclient.Client
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 
 	mu    sync.Mutex
 	fault fault
@@ -60,7 +60,7 @@ type harness struct {
 
 func newHarness(t testing.TB, cfg arvclient.Config) *harness {
 	t.Helper()
-	h := &harness{t: t, logs: &syncBuffer{}}
+	h := &harness{t: t, logs: &syncbuf.Buffer{}}
 	h.store = fakeapi.NewStore(fakeapi.StoreConfig{Now: func() time.Time { return t0 }})
 	srv, err := fakeapi.NewServer(h.store, fakeapi.ServerConfig{Tokens: map[string]string{token: me, otherTok: other}})
 	if err != nil {
@@ -189,24 +189,6 @@ func apiError(t *testing.T, err error) *engine.APIError {
 		t.Fatalf("error %v (%T) is not an *engine.APIError", err, err)
 	}
 	return e
-}
-
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // recorded runs next on r and returns what it answered, for faults that

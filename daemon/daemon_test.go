@@ -1,7 +1,6 @@
 package daemon_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,7 +19,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/vmdispatch/vmdispatch/daemon"
 	"github.com/vmdispatch/vmdispatch/drivers"
 	"github.com/vmdispatch/vmdispatch/engine"
+	"github.com/vmdispatch/vmdispatch/internal/syncbuf"
 	"github.com/vmdispatch/vmdispatch/live"
 	"github.com/vmdispatch/vmdispatch/stubcluster"
 	"github.com/vmdispatch/vmdispatch/stubvm"
@@ -78,23 +77,6 @@ const configYAML = `Clusters:
         MaxConcurrentInstanceCreateOps: 4
 `
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func freePort(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -140,7 +122,7 @@ func TestServeFromClusterConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	var gotDriverCfg drivers.Config
 	known := map[string]drivers.New{"stub": func(cfg drivers.Config) (drivers.InstanceSet, error) {
 		gotDriverCfg = cfg

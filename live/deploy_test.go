@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vmdispatch/vmdispatch/engine"
+	"github.com/vmdispatch/vmdispatch/internal/syncbuf"
 	"github.com/vmdispatch/vmdispatch/live"
 	"github.com/vmdispatch/vmdispatch/sshexec"
 	"github.com/vmdispatch/vmdispatch/stubcluster"
@@ -91,7 +92,7 @@ type shellRun struct {
 	done  chan error
 }
 
-func startShell(t *testing.T, ctx context.Context, cluster *stubcluster.Cluster, st *steps, logs *syncBuffer) *shellRun {
+func startShell(t *testing.T, ctx context.Context, cluster *stubcluster.Cluster, st *steps, logs *syncbuf.Buffer) *shellRun {
 	t.Helper()
 	lc, err := cluster.ShellConfig()
 	if err != nil {
@@ -176,7 +177,7 @@ func TestRunnerDeployed(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	st := newSteps()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	defer func() {
 		if t.Failed() {
 			t.Logf("shell logs:\n%s", logs.String())
@@ -293,7 +294,7 @@ func TestRunnerDeployFails(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	st := newSteps()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	defer func() {
 		if t.Failed() {
 			t.Logf("shell logs:\n%s", logs.String())

@@ -1,7 +1,6 @@
 package live_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vmdispatch/vmdispatch/engine"
+	"github.com/vmdispatch/vmdispatch/internal/syncbuf"
 	"github.com/vmdispatch/vmdispatch/live"
 	"github.com/vmdispatch/vmdispatch/stubcluster"
 	"github.com/vmdispatch/vmdispatch/stubvm"
@@ -129,7 +129,7 @@ func TestEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	defer func() {
 		if t.Failed() {
 			for _, u := range uuids {
@@ -218,24 +218,6 @@ func TestEndToEnd(t *testing.T) {
 		percentile(react.toStart, .5), percentile(react.toStart, .99), len(react.toStart))
 	react.mu.Unlock()
 	t.Logf("API requests: %v", sortedCounts(cluster.API.Requests()))
-}
-
-// syncBuffer is a bytes.Buffer for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func sortedCounts(m map[string]int) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vmdispatch/vmdispatch/drivers"
 	"github.com/vmdispatch/vmdispatch/engine"
+	"github.com/vmdispatch/vmdispatch/internal/syncbuf"
 	"github.com/vmdispatch/vmdispatch/live"
 	"github.com/vmdispatch/vmdispatch/stubcluster"
 )
@@ -43,7 +44,7 @@ func TestLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a stub cluster on the real clock")
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cluster, err := stubcluster.Start(stubcluster.Config{Cluster: liveConfig(), Workload: forever{}, Seed: 1})
 	if err != nil {

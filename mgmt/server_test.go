@@ -1,7 +1,6 @@
 package mgmt
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/vmdispatch/vmdispatch/drivers"
 	"github.com/vmdispatch/vmdispatch/engine"
+	"github.com/vmdispatch/vmdispatch/internal/syncbuf"
 	"github.com/vmdispatch/vmdispatch/live"
 )
 
@@ -28,24 +27,6 @@ func serve(t *testing.T, cfg Config) string {
 	srv := httptest.NewServer(New(cfg))
 	t.Cleanup(srv.Close)
 	return srv.URL
-}
-
-// syncBuffer is a bytes.Buffer for concurrent writers (log output).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func TestAuthFixture(t *testing.T) {
@@ -310,7 +291,7 @@ func TestMetricsHealthUI(t *testing.T) {
 }
 
 func TestRequestLog(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	base := serve(t, Config{Token: testToken, Dispatcher: newFixture(t), Logger: logger})
 	send(t, base, testToken, request{method: "POST", path: pathInstances + "/hold", params: url.Values{"instance_id": {fixtureVM}}})
